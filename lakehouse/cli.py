@@ -1,0 +1,121 @@
+"""`lakehouse`: the one command-line entry point, a subcommand per pipeline stage.
+
+Components add their own subcommands through a `register(app)` function in their `cli.py`
+(listed in COMPONENT_CLIS), so this file stays an index and heavy imports stay lazy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.settings import get_settings
+from lakehouse.supervisor import ServiceError
+
+app = typer.Typer(
+    help="Spotify lakehouse: crawl -> MongoDB -> Delta bronze -> dbt silver/gold -> app.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+services_app = typer.Typer(help="Start, stop and inspect the local services.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Modules whose `register(app)` adds a component's subcommands.
+COMPONENT_CLIS: list[str] = []
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+ServiceOption = typer.Option(None, "--only", help="Limit to a service: ferretdb or thrift.")
+
+
+@services_app.command("up")
+def services_up(only: list[str] | None = ServiceOption) -> None:
+    """Start FerretDB and the Spark Thrift Server (reusing running ones) and wait until healthy."""
+    from lakehouse import services
+
+    settings = get_settings()
+    try:
+        for service in services.select(settings, only):
+            with console.status(f"starting {service.title} on {service.address} ..."):
+                console.print(services.start(service), highlight=False)
+    except ServiceError as exc:
+        raise fail(str(exc)) from exc
+
+
+@services_app.command("down")
+def services_down(only: list[str] | None = ServiceOption) -> None:
+    """Stop the services this project started (and nothing else)."""
+    from lakehouse import services
+
+    settings = get_settings()
+    try:
+        # Reverse order: the Thrift Server first, the database last.
+        for service in reversed(services.select(settings, only)):
+            console.print(services.stop(service), highlight=False)
+    except ServiceError as exc:
+        raise fail(str(exc)) from exc
+
+
+@services_app.command("status")
+def services_status(only: list[str] | None = ServiceOption) -> None:
+    """Show each service, its address, pid and health. Exit code 1 if any is not healthy."""
+    from lakehouse import services
+
+    settings = get_settings()
+    try:
+        states = [services.state(s) for s in services.select(settings, only)]
+    except ServiceError as exc:
+        raise fail(str(exc)) from exc
+    table = Table("service", "address", "pid", "health", "note")
+    for st in states:
+        health = "[green]healthy[/]" if st.healthy else "[red]down[/]"
+        table.add_row(st.title, st.address, str(st.pid or "-"), health, st.detail)
+    console.print(table)
+    if not all(st.healthy for st in states):
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor() -> None:
+    """Check Java, ports, jars, binaries and package versions; say what to fix."""
+    from lakehouse.doctor import run_checks
+
+    checks = run_checks(get_settings())
+    table = Table("check", "result", "detail")
+    for check in checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    console.print(table)
+    problems = [c for c in checks if not c.ok]
+    for check in problems:
+        err_console.print(f"[red]{check.name}:[/] {check.fix}", highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    console.print("All checks passed.")
+
+
+@app.command()
+def run() -> None:
+    """The main job: start the local services and run the pipeline end to end."""
+    services_up(None)
+    services_status(None)
+
+
+def _register_components() -> None:
+    for module in COMPONENT_CLIS:
+        importlib.import_module(module).register(app)
+
+
+_register_components()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,145 @@
+"""`lakehouse doctor`: check the machine and the install, and say exactly what to fix."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+from ingestion import ferretdb_server
+from lakehouse.settings import REPO_ROOT, Settings
+from lakehouse.supervisor import ManagedProcess, ServiceError, port_is_free, port_owner
+from spark_thrift import launcher
+
+# The versions the stack was verified with (docs/stack.md); a drift is reported, not fatal.
+PINNED = {
+    "pyspark": "4.1.1",
+    "delta-spark": "4.3.1",
+    "dbt-core": "1.11.",
+    "dbt-spark": "1.11.0",
+    "great-expectations": "1.24.1",
+    "prefect": "3.8.8",
+    "pandas": "2.",
+    "deltalake": "1.6.6",
+    "pymongo": "4.20.0",
+    "spotipy": "2.26.0",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _guard(name: str, fn: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, fn())
+    except ServiceError as exc:
+        return Check(name, False, str(exc).split(": ", 1)[-1], str(exc))
+
+
+def check_python() -> Check:
+    ok = sys.version_info[:2] == (3, 11)
+    return Check(
+        "python",
+        ok,
+        sys.version.split()[0],
+        "" if ok else "The project is pinned to Python 3.11: create the venv with python3.11.",
+    )
+
+
+def check_packages() -> list[Check]:
+    checks = []
+    for package, wanted in PINNED.items():
+        try:
+            found = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            checks.append(Check(package, False, "not installed", "run `make setup`"))
+            continue
+        ok = found.startswith(wanted) if wanted.endswith(".") else found == wanted
+        fix = (
+            "" if ok else f"expected {wanted}*: run `make setup` to reinstall from constraints.txt"
+        )
+        checks.append(Check(package, ok, found, fix))
+    return checks
+
+
+def check_java(settings: Settings) -> Check:
+    def probe() -> str:
+        java = launcher.check_java(settings)
+        return f"Java {launcher.java_version(java)} at {java}"
+
+    return _guard("java", probe)
+
+
+def check_jars(settings: Settings) -> Check:
+    return _guard("delta jars", lambda: ", ".join(j.name for j in launcher.delta_jars(settings)))
+
+
+def check_ferretdb(settings: Settings) -> Check:
+    if not settings.mongodb_is_local:
+        return Check("ferretdb", True, f"not needed: MONGODB_URI is {settings.mongodb_display}")
+    return _guard("ferretdb", lambda: str(ferretdb_server.check_binary(settings)))
+
+
+def check_port(settings: Settings, name: str, host: str, port: int, env: str) -> Check:
+    ours = ManagedProcess(
+        name, settings.run_dir / f"{name}.pid", settings.log_dir / "x"
+    ).running_process()
+    if ours is not None:
+        return Check(f"port {port}", True, f"used by our {name} (pid {ours.pid})")
+    if port_is_free(host, port):
+        return Check(f"port {port}", True, f"free on {host} for {name}")
+    return Check(
+        f"port {port}",
+        False,
+        f"busy ({port_owner(port)})",
+        f"Stop {port_owner(port)} or set {env} to a free port in .env.",
+    )
+
+
+def check_data_dir(settings: Settings) -> Check:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ok = os.access(settings.data_dir, os.W_OK)
+    except OSError:
+        ok = False
+    return Check(
+        "data dir", ok, str(settings.data_dir), "" if ok else "Set DATA_DIR to a writable folder."
+    )
+
+
+def check_spotify(settings: Settings) -> Check:
+    if settings.has_spotify_credentials:
+        return Check("spotify", True, "credentials set (real Spotify API)")
+    return Check("spotify", True, "no credentials: the crawl uses the bundled emulator")
+
+
+def check_dbt_profile() -> Check:
+    profile = REPO_ROOT / "dbt_spotify" / "profiles.yml"
+    ok = profile.is_file()
+    return Check(
+        "dbt profile", ok, str(profile), "" if ok else "dbt_spotify/profiles.yml is missing"
+    )
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [
+        check_python(),
+        *check_packages(),
+        check_java(settings),
+        check_jars(settings),
+        check_ferretdb(settings),
+        check_port(
+            settings, "ferretdb", settings.ferretdb_host, settings.ferretdb_port, "FERRETDB_PORT"
+        ),
+        check_port(settings, "thrift", settings.thrift_host, settings.thrift_port, "THRIFT_PORT"),
+        check_data_dir(settings),
+        check_dbt_profile(),
+        check_spotify(settings),
+    ]

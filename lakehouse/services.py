@@ -1,0 +1,179 @@
+"""The local services: FerretDB (MongoDB wire protocol) and the Spark Thrift Server with Delta.
+
+`up` starts what is not running and waits until each one answers a real request (a MongoDB ping,
+a `SELECT 1` over Thrift); `down` stops exactly the processes `up` recorded; `status` reports
+each service's address and health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion import ferretdb_server, mongodb
+from lakehouse.settings import Settings
+from lakehouse.supervisor import (
+    ManagedProcess,
+    ServiceError,
+    port_is_free,
+    port_owner,
+    wait_until_healthy,
+)
+from spark_thrift import client as thrift_client
+from spark_thrift import launcher
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    title: str
+    host: str
+    port: int
+    prepare: Callable[[], tuple[list[str], dict[str, str], Path]]  # command, env, cwd
+    probe: Callable[[], bool]
+    start_timeout_s: float
+    process: ManagedProcess
+    external: bool = False  # configured to use a server this project does not run
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class ServiceState:
+    name: str
+    title: str
+    address: str
+    running: bool
+    healthy: bool
+    pid: int | None
+    managed: bool
+    detail: str = ""
+
+
+def _managed(settings: Settings, name: str) -> ManagedProcess:
+    return ManagedProcess(
+        name=name,
+        pid_file=settings.run_dir / f"{name}.pid",
+        log_file=settings.log_dir / f"{name}.log",
+    )
+
+
+def _ferretdb(settings: Settings) -> Service:
+    def prepare() -> tuple[list[str], dict[str, str], Path]:
+        import os
+
+        return ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir
+
+    return Service(
+        name="ferretdb",
+        title="MongoDB (FerretDB)",
+        host=settings.ferretdb_host,
+        port=settings.ferretdb_port,
+        prepare=prepare,
+        probe=lambda: mongodb.is_healthy(settings),
+        start_timeout_s=30,
+        process=_managed(settings, "ferretdb"),
+        external=not settings.mongodb_is_local,
+    )
+
+
+def _thrift(settings: Settings) -> Service:
+    def prepare() -> tuple[list[str], dict[str, str], Path]:
+        java = launcher.check_java(settings)
+        command = launcher.build_command(settings)
+        return command, launcher.build_env(settings, java), launcher.spark_dir(settings)
+
+    return Service(
+        name="thrift",
+        title="Spark Thrift Server (Delta)",
+        host=settings.thrift_host,
+        port=settings.thrift_port,
+        prepare=prepare,
+        probe=lambda: thrift_client.is_healthy(settings),
+        start_timeout_s=settings.thrift_start_timeout_s,
+        process=_managed(settings, "thrift"),
+    )
+
+
+def all_services(settings: Settings) -> list[Service]:
+    return [_ferretdb(settings), _thrift(settings)]
+
+
+def select(settings: Settings, names: list[str] | None) -> list[Service]:
+    services = all_services(settings)
+    if not names:
+        return services
+    known = {s.name for s in services}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ServiceError(f"Unknown service(s) {unknown}; choose from {sorted(known)}.")
+    return [s for s in services if s.name in names]
+
+
+def start(service: Service) -> str:
+    """Start one service (or reuse it) and return a one-line report."""
+    if service.external:
+        if service.probe():
+            return f"{service.title}: using the configured external server"
+        raise ServiceError(
+            f"{service.title}: the configured server (MONGODB_URI) does not answer. Check the URI"
+            " and network access, or unset MONGODB_URI to use the local FerretDB."
+        )
+    running = service.process.running_process()
+    if running is not None:
+        if service.probe():
+            return f"{service.title}: already running (pid {running.pid}) on {service.address}"
+        # Ours but not answering yet (e.g. still starting): wait for it rather than start twice.
+        waited = wait_until_healthy(
+            service.process,
+            running,
+            service.probe,
+            timeout_s=service.start_timeout_s,
+            what=service.title,
+        )
+        return f"{service.title}: healthy after {waited:.1f} s (pid {running.pid})"
+    if not port_is_free(service.host, service.port):
+        raise ServiceError(
+            f"{service.title}: port {service.port} on {service.host} is already in use by "
+            f"{port_owner(service.port)}. Stop that process, or choose another port "
+            f"({service.name.upper()}_PORT in .env)."
+        )
+    command, env, cwd = service.prepare()
+    proc = service.process.start(command, env=env, cwd=cwd)
+    waited = wait_until_healthy(
+        service.process, proc, service.probe, timeout_s=service.start_timeout_s, what=service.title
+    )
+    return (
+        f"{service.title}: started (pid {proc.pid}) on {service.address}, healthy in {waited:.1f} s"
+    )
+
+
+def stop(service: Service) -> str:
+    if service.process.stop():
+        return f"{service.title}: stopped"
+    return f"{service.title}: not running (nothing to stop)"
+
+
+def state(service: Service) -> ServiceState:
+    proc = None if service.external else service.process.running_process()
+    healthy = service.probe()
+    detail = ""
+    if service.external:
+        detail = "external (MONGODB_URI)"
+    elif proc is None and healthy:
+        detail = "answering, but not started by this project"
+    elif proc is not None and not healthy:
+        detail = f"process alive but not answering; see {service.process.log_file}"
+    return ServiceState(
+        name=service.name,
+        title=service.title,
+        address=service.address,
+        running=proc is not None or service.external,
+        healthy=healthy,
+        pid=proc.pid if proc else None,
+        managed=proc is not None,
+        detail=detail,
+    )

@@ -1,0 +1,146 @@
+"""The one settings module: every endpoint and path, from env vars or `.env`, with local defaults.
+
+Every component reads its configuration from `get_settings()`; nothing else reads the
+environment. Secrets are `SecretStr` so they never show up in reprs, logs or error messages.
+Variables are documented in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=REPO_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- local folders --------------------------------------------------------------------
+    data_dir: Path = Field(REPO_ROOT / "data", description="Runtime state: pids, logs, databases")
+    lake_root: str = Field(
+        "",
+        description="Root of the Delta lake: a local path, file:// URL or hdfs://host:port/path."
+        " Empty means file://<DATA_DIR>/lake.",
+    )
+
+    # --- MongoDB (FerretDB locally, MongoDB/Atlas elsewhere) ------------------------------------
+    mongodb_uri: SecretStr = Field(
+        SecretStr(""),
+        description="Empty means the local FerretDB at FERRETDB_HOST:FERRETDB_PORT.",
+    )
+    mongodb_database: str = "spotify"
+    ferretdb_host: str = "127.0.0.1"
+    ferretdb_port: int = 27017
+    ferretdb_bin: Path = Field(
+        REPO_ROOT / ".tools" / "bin" / "ferretdb-local",
+        description="FerretDB binary built by scripts/setup.sh",
+    )
+
+    # --- Spark Thrift Server ----------------------------------------------------------------------
+    thrift_host: str = "127.0.0.1"
+    thrift_port: int = 10000
+    spark_master: str = Field(
+        "local[2]", description="local[N], spark://host:port, yarn, k8s://..."
+    )
+    spark_driver_memory: str = "4g"
+    spark_executor_memory: str = "2g"
+    spark_shuffle_partitions: int = 4
+    spark_ui_port: int = Field(4040, description="0 disables the Spark UI")
+    spark_driver_host: str = Field(
+        "127.0.0.1", description="Address the driver binds to; a cluster needs a reachable one"
+    )
+    spark_jars_dir: Path = Field(REPO_ROOT / "spark_thrift" / "jars")
+    java_home: Path | None = None
+    thrift_start_timeout_s: int = 180
+
+    # --- Spotify ----------------------------------------------------------------------------
+    spotify_client_id: SecretStr | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_api_url: str = "https://api.spotify.com/v1/"
+    spotify_token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 (a URL)
+    emulator_host: str = "127.0.0.1"
+    emulator_port: int = 8765
+
+    # --- dbt ----------------------------------------------------------------------------------
+    dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
+    dbt_threads: int = 2
+
+    @field_validator("data_dir", "spark_jars_dir", "ferretdb_bin", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() else (REPO_ROOT / value).resolve()
+
+    # ---------------------------------------------------------------------------------------------
+    @property
+    def lake_uri(self) -> str:
+        """LAKE_ROOT as a URL (file:// or hdfs://), never with a trailing slash."""
+        root = self.lake_root.strip() or str(self.data_dir / "lake")
+        if "://" not in root:
+            path = Path(root)
+            root = (path if path.is_absolute() else REPO_ROOT / path).resolve().as_uri()
+        return root.rstrip("/")
+
+    def lake_path(self, *parts: str) -> str:
+        """A location under LAKE_ROOT, as deltalake and Spark both accept it."""
+        base = self.lake_uri
+        if base.startswith("file://"):
+            base = base[len("file://") :]
+        return "/".join([base, *parts])
+
+    @property
+    def mongodb_url(self) -> str:
+        """The MongoDB connection string (contains credentials for Atlas: never print it)."""
+        uri = self.mongodb_uri.get_secret_value().strip()
+        return uri or f"mongodb://{self.ferretdb_host}:{self.ferretdb_port}/"
+
+    @property
+    def mongodb_is_local(self) -> bool:
+        return not self.mongodb_uri.get_secret_value().strip()
+
+    @property
+    def mongodb_display(self) -> str:
+        """MONGODB_URI with any user:password removed, safe for logs."""
+        return redact_url(self.mongodb_url)
+
+    @property
+    def has_spotify_credentials(self) -> bool:
+        return bool(
+            self.spotify_client_id
+            and self.spotify_client_id.get_secret_value()
+            and self.spotify_client_secret
+            and self.spotify_client_secret.get_secret_value()
+        )
+
+    @property
+    def run_dir(self) -> Path:
+        """pid files of the services this project started."""
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def redact_url(url: str) -> str:
+    """Drop the userinfo (user:password@) from a URL so it can be shown."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call `get_settings.cache_clear()` after changing env)."""
+    return Settings()

@@ -1,0 +1,160 @@
+"""Start, find and stop background processes that this project owns.
+
+A started process gets a pid file (JSON: pid, process start time, command) and a log file under
+the data folder. The start time is what makes `stop` safe: a pid reused by an unrelated process
+after a reboot does not match, so we never signal a process we did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    name: str
+    pid_file: Path
+    log_file: Path
+
+    # -- pid file --------------------------------------------------------------------------
+    def read_record(self) -> dict | None:
+        try:
+            return json.loads(self.pid_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def running_process(self) -> psutil.Process | None:
+        """The live process recorded in the pid file, or None (a stale pid file is removed)."""
+        record = self.read_record()
+        if record is None:
+            return None
+        try:
+            proc = psutil.Process(int(record["pid"]))
+            same_start = abs(proc.create_time() - float(record["create_time"])) < 1.0
+            if same_start and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                return proc
+        except (psutil.Error, KeyError, ValueError):
+            pass
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> psutil.Process:
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        cwd.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
+            log.flush()
+            # A new session: the service survives the CLI exiting, and its whole process
+            # group (spark-submit forks a JVM) can be signalled at once.
+            popen = subprocess.Popen(
+                list(command),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        proc = psutil.Process(popen.pid)
+        record = {"pid": popen.pid, "create_time": proc.create_time(), "command": list(command)}
+        self.pid_file.write_text(json.dumps(record))
+        return proc
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """SIGTERM the process group we started, SIGKILL what is left after the timeout."""
+        proc = self.running_process()
+        if proc is None:
+            return False
+        family = [proc, *proc.children(recursive=True)]
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            proc.terminate()
+        _gone, alive = psutil.wait_procs(family, timeout=timeout_s)
+        for leftover in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
+        psutil.wait_procs(alive, timeout=5)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text[-lines:])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_owner(port: int) -> str:
+    """Best-effort 'pid N (name)' of whoever listens on a TCP port."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+                return "another process"
+    except (psutil.Error, OSError):
+        pass
+    return "another process"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (for tests and ephemeral services)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(
+    process: ManagedProcess,
+    proc: psutil.Process,
+    probe: Callable[[], bool],
+    *,
+    timeout_s: float,
+    what: str,
+) -> float:
+    """Poll `probe` until it answers; fail fast with the log tail if the process dies."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            process.pid_file.unlink(missing_ok=True)
+            raise ServiceError(
+                f"{what} exited during start-up. Last lines of {process.log_file}:\n"
+                f"{process.log_tail()}"
+            )
+        if probe():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    process.stop()
+    raise ServiceError(
+        f"{what} did not answer within {timeout_s:.0f} s and was stopped. "
+        f"Last lines of {process.log_file}:\n{process.log_tail()}"
+    )

@@ -1,0 +1,156 @@
+"""Build and check the command that runs the Spark Thrift Server with Delta Lake.
+
+pyspark's wheel ships spark-submit and the Hive Thrift Server classes but not
+`sbin/start-thriftserver.sh`, so we call spark-submit with the server's main class ourselves.
+Static properties live in spark-defaults.conf beside this file; everything that depends on the
+machine or the deployment (master, memory, ports, warehouse, metastore) comes from settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from lakehouse.settings import REPO_ROOT, Settings
+from lakehouse.supervisor import ServiceError
+
+DEFAULTS_FILE = Path(__file__).with_name("spark-defaults.conf")
+DELTA_VERSION = "4.3.1"
+REQUIRED_JARS = (f"delta-spark_4.1_2.13-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
+SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+MIN_JAVA = 17
+FETCH_JARS_HINT = (
+    "run `make setup` (or: mvn -q -f spark_thrift/pom.xml dependency:copy-dependencies)"
+)
+
+
+def spark_home() -> Path:
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError("pyspark is not installed in this environment: run `make setup`.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def java_executable(settings: Settings) -> Path:
+    home = settings.java_home or (
+        Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None
+    )
+    if home is not None:
+        candidate = home / "bin" / "java"
+        if candidate.exists():
+            return candidate
+        raise ServiceError(
+            f"JAVA_HOME={home} has no bin/java: point JAVA_HOME at a JDK {MIN_JAVA}+."
+        )
+    found = shutil.which("java")
+    if not found:
+        raise ServiceError(
+            f"Java is not installed: Spark needs a JDK {MIN_JAVA}+ "
+            "(Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`), or set JAVA_HOME."
+        )
+    return Path(found)
+
+
+def java_version(java: Path) -> int:
+    out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        raise ServiceError(f"Could not read the Java version from `{java} -version`.")
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 and match.group(2) else major
+
+
+def check_java(settings: Settings) -> Path:
+    java = java_executable(settings)
+    version = java_version(java)
+    if version < MIN_JAVA:
+        raise ServiceError(
+            f"{java} is Java {version}; Spark 4 needs Java {MIN_JAVA}+. Install openjdk-17 and "
+            "set JAVA_HOME to it."
+        )
+    return java
+
+
+def delta_jars(settings: Settings) -> list[Path]:
+    jars = [settings.spark_jars_dir / name for name in REQUIRED_JARS]
+    missing = [jar.name for jar in jars if not jar.is_file()]
+    if missing:
+        raise ServiceError(
+            f"Delta jar(s) missing from {settings.spark_jars_dir}: {', '.join(missing)}. "
+            f"Fetch them: {FETCH_JARS_HINT}."
+        )
+    return jars
+
+
+def spark_dir(settings: Settings) -> Path:
+    """Where the metastore, derby.log and Spark scratch space live."""
+    return settings.data_dir / "spark"
+
+
+def dynamic_conf(settings: Settings) -> dict[str, str]:
+    work = spark_dir(settings)
+    metastore = work / "metastore_db"
+    conf = {
+        "spark.sql.warehouse.dir": settings.lake_uri + "/warehouse",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work}",
+        "spark.local.dir": str(work / "tmp"),
+        "spark.driver.host": settings.spark_driver_host,
+        "spark.driver.bindAddress": settings.spark_driver_host,
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+    }
+    if settings.spark_ui_port:
+        conf["spark.ui.port"] = str(settings.spark_ui_port)
+    else:
+        conf["spark.ui.enabled"] = "false"
+    return conf
+
+
+def build_command(settings: Settings) -> list[str]:
+    jars = delta_jars(settings)
+    submit = spark_home() / "bin" / "spark-submit"
+    command = [
+        str(submit),
+        "--master",
+        settings.spark_master,
+        "--name",
+        "spotify-lakehouse-thrift",
+        "--class",
+        SERVER_CLASS,
+        "--properties-file",
+        str(DEFAULTS_FILE),
+        "--driver-memory",
+        settings.spark_driver_memory,
+        "--jars",
+        ",".join(str(j) for j in jars),
+        "--driver-class-path",
+        os.pathsep.join(str(j) for j in jars),
+    ]
+    for key, value in dynamic_conf(settings).items():
+        command += ["--conf", f"{key}={value}"]
+    command += [
+        "spark-internal",
+        "--hiveconf",
+        f"hive.server2.thrift.bind.host={settings.thrift_host}",
+        "--hiveconf",
+        f"hive.server2.thrift.port={settings.thrift_port}",
+    ]
+    return command
+
+
+def build_env(settings: Settings, java: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SPARK_HOME"] = str(spark_home())
+    env["JAVA_HOME"] = str(java.resolve().parent.parent)
+    # Without it Spark resolves the machine's hostname and may bind to a public interface.
+    env["SPARK_LOCAL_IP"] = settings.spark_driver_host
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    env.setdefault("PYTHONPATH", str(REPO_ROOT))
+    return env

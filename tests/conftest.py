@@ -1,0 +1,93 @@
+"""Session-wide test environment.
+
+The whole suite runs against its own data folder and free ports, so a developer's running stack
+(default ports, ./data) is never touched. Heavy services start once per session:
+- `ferretdb`: the local MongoDB-compatible server (FerretDB, SQLite backend)
+- `thrift`: the Spark Thrift Server with Delta (~20-40 s to start)
+Both are started and stopped through the same code as `lakehouse services up/down`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import Settings, get_settings
+from lakehouse.supervisor import free_port, port_is_free
+
+
+def _configure_environment(root: Path) -> dict[str, str]:
+    env = {
+        "DATA_DIR": str(root / "data"),
+        "LAKE_ROOT": "",
+        "MONGODB_URI": "",
+        "MONGODB_DATABASE": "spotify_test",
+        "FERRETDB_PORT": str(free_port()),
+        "THRIFT_PORT": str(free_port()),
+        "SPARK_UI_PORT": "0",
+        "SPARK_DRIVER_MEMORY": "2g",
+        "SPOTIFY_CLIENT_ID": "",
+        "SPOTIFY_CLIENT_SECRET": "",
+        "EMULATOR_PORT": str(free_port()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    os.environ.update(env)
+    get_settings.cache_clear()
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Point every setting at a private data folder and free ports for the whole session."""
+    saved = dict(os.environ)
+    env = _configure_environment(tmp_path_factory.mktemp("lakehouse"))
+    yield env
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings(test_environment: dict[str, str]) -> Settings:
+    return get_settings()
+
+
+def _run_service(settings: Settings, name: str) -> Iterator[Settings]:
+    from lakehouse import services
+
+    (service,) = services.select(settings, [name])
+    services.start(service)
+    yield settings
+    services.stop(service)
+    # Teardown asserts: `down` must leave no process and free the port.
+    assert service.process.running_process() is None
+    assert port_is_free(service.host, service.port), f"{name} still holds port {service.port}"
+
+
+@pytest.fixture(scope="session")
+def ferretdb(settings: Settings) -> Iterator[Settings]:
+    """The local FerretDB, started once for the session."""
+    yield from _run_service(settings, "ferretdb")
+
+
+@pytest.fixture(scope="session")
+def thrift(settings: Settings) -> Iterator[Settings]:
+    """The Spark Thrift Server with Delta, started once for the session."""
+    yield from _run_service(settings, "thrift")
+
+
+@pytest.fixture
+def mongo_db(ferretdb: Settings):
+    """A fresh, uniquely named MongoDB database for one test (dropped afterwards)."""
+    from ingestion.mongodb import client
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with client(ferretdb) as mongo:
+        yield mongo[name]
+        mongo.drop_database(name)
