@@ -27,7 +27,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Modules whose `register(app)` adds a component's subcommands.
-COMPONENT_CLIS: list[str] = []
+COMPONENT_CLIS: list[str] = [
+    "ingestion.crawl_cli",
+    "ingestion.bronze_cli",
+    "lakehouse.dbt_cli",
+    "ml.cli",
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
