@@ -75,6 +75,27 @@ class Settings(BaseSettings):
     dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
     dbt_threads: int = 2
 
+    # --- gold marts and the recommender (ml/) ------------------------------------------------
+    gold_schema: str = Field(
+        "gold",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Schema of the published gold marts (Spark/Dremio) and their folder under"
+        " LAKE_ROOT",
+    )
+    ml_gold_backend: str = Field(
+        "delta",
+        pattern=r"^(delta|thrift|flight)$",
+        description="How ml/ reads gold: delta (by path, no JVM), thrift (Spark Thrift Server)"
+        " or flight (Dremio Arrow Flight)",
+    )
+    dremio_flight_host: str = "127.0.0.1"
+    dremio_flight_port: int = 32010
+    dremio_user: str = ""
+    dremio_password: SecretStr = SecretStr("")
+    dremio_gold_path: str = Field(
+        "lake.gold", description="Dotted Dremio path of the folder holding the gold marts"
+    )
+
     @field_validator("data_dir", "spark_jars_dir", "ferretdb_bin", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
