@@ -1,0 +1,167 @@
+"""`lakehouse services` and `lakehouse doctor` as a user runs them: lifecycle and error paths.
+
+Each test runs the CLI in a subprocess with its own data folder and ports, so it does not touch
+the session's services.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lakehouse.supervisor import free_port, port_is_free
+
+CLI = str(Path(sys.executable).parent / "lakehouse")
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **env},
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        "DATA_DIR": str(tmp_path / "data"),
+        "FERRETDB_PORT": str(free_port()),
+        "THRIFT_PORT": str(free_port()),
+    }
+    yield env
+    run_cli("services", "down", env=env)  # never leave a process behind, whatever failed
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:
+    up = run_cli("services", "up", "--only", "ferretdb", env=private_env)
+    assert up.returncode == 0, up.stderr
+    assert "started" in up.stdout
+
+    record = json.loads((Path(private_env["DATA_DIR"]) / "run" / "ferretdb.pid").read_text())
+    pid = record["pid"]
+    assert psutil.pid_exists(pid)
+    assert (Path(private_env["DATA_DIR"]) / "logs" / "ferretdb.log").is_file()
+
+    status = run_cli("services", "status", "--only", "ferretdb", env=private_env)
+    assert status.returncode == 0
+    assert "healthy" in status.stdout
+    assert f"127.0.0.1:{private_env['FERRETDB_PORT']}" in status.stdout
+
+    again = run_cli("services", "up", "--only", "ferretdb", env=private_env)
+    assert again.returncode == 0
+    assert f"already running (pid {pid})" in again.stdout
+
+    down = run_cli("services", "down", "--only", "ferretdb", env=private_env)
+    assert down.returncode == 0
+    assert "stopped" in down.stdout
+    psutil.wait_procs([psutil.Process(pid)] if psutil.pid_exists(pid) else [], timeout=5)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+    after = run_cli("services", "status", "--only", "ferretdb", env=private_env)
+    assert after.returncode == 1
+    assert "down" in after.stdout
+
+
+def test_busy_port_is_named_with_the_fix(private_env: dict[str, str], busy_port: int) -> None:
+    result = run_cli(
+        "services", "up", "--only", "ferretdb", env={**private_env, "FERRETDB_PORT": str(busy_port)}
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert f"port {busy_port} on 127.0.0.1 is already in use" in message
+    assert "FERRETDB_PORT" in message
+
+
+def test_missing_delta_jar_is_named_with_the_fix(
+    private_env: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-jars"
+    empty.mkdir()
+    result = run_cli(
+        "services", "up", "--only", "thrift", env={**private_env, "SPARK_JARS_DIR": str(empty)}
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "delta-spark_4.1_2.13-4.3.1.jar" in message
+    assert "make setup" in message
+    assert port_is_free("127.0.0.1", int(private_env["THRIFT_PORT"]))
+
+
+def test_missing_java_is_named_with_the_fix(private_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(
+        "services", "up", "--only", "thrift", env={**private_env, "JAVA_HOME": str(tmp_path)}
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "has no bin/java" in message
+    assert "JAVA_HOME" in message
+
+
+def test_missing_ferretdb_binary_is_named_with_the_fix(
+    private_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run_cli(
+        "services",
+        "up",
+        "--only",
+        "ferretdb",
+        env={**private_env, "FERRETDB_BIN": str(tmp_path / "nope")},
+    )
+    assert result.returncode == 1
+    assert "FerretDB binary is missing" in result.stderr
+    assert "make setup" in result.stderr
+
+
+def test_thrift_not_started_gives_the_fix(private_env: dict[str, str]) -> None:
+    status = run_cli("services", "status", "--only", "thrift", env=private_env)
+    assert status.returncode == 1
+    assert "down" in status.stdout
+
+    from lakehouse.settings import Settings
+    from lakehouse.supervisor import ServiceError
+    from spark_thrift.client import query
+
+    settings = Settings(thrift_port=int(private_env["THRIFT_PORT"]))
+    with pytest.raises(ServiceError) as raised:
+        query("SELECT 1", settings=settings)
+    assert f"127.0.0.1:{private_env['THRIFT_PORT']}" in str(raised.value)
+    assert "lakehouse services up" in str(raised.value)
+
+
+def test_doctor_passes_then_names_a_busy_port(private_env: dict[str, str], busy_port: int) -> None:
+    ok = run_cli("doctor", env=private_env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "All checks passed." in ok.stdout
+
+    bad = run_cli("doctor", env={**private_env, "THRIFT_PORT": str(busy_port)})
+    assert bad.returncode == 1
+    assert f"port {busy_port}" in bad.stdout
+    assert "THRIFT_PORT" in bad.stderr
+
+
+def test_unknown_service_is_rejected(private_env: dict[str, str]) -> None:
+    result = run_cli("services", "up", "--only", "postgres", env=private_env)
+    assert result.returncode == 1
+    assert "Unknown service" in result.stderr
+    assert "ferretdb" in result.stderr

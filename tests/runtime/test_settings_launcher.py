@@ -1,0 +1,88 @@
+"""Settings resolution, secret hygiene, and the Thrift Server command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import REPO_ROOT, Settings, redact_url
+from spark_thrift import launcher
+
+
+@pytest.fixture(autouse=True)
+def no_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check defaults: hide the test session's own overrides."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_defaults_are_local_and_loopback(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert settings.mongodb_url == "mongodb://127.0.0.1:27017/"
+    assert settings.mongodb_is_local
+    assert settings.thrift_host == "127.0.0.1"
+    assert settings.lake_uri == (tmp_path / "lake").as_uri()
+    assert settings.lake_path("bronze", "artists") == f"{tmp_path}/lake/bronze/artists"
+
+
+def test_lake_root_accepts_hdfs_and_relative_paths() -> None:
+    hdfs = Settings(_env_file=None, lake_root="hdfs://nn:8020/lake/")
+    assert hdfs.lake_uri == "hdfs://nn:8020/lake"
+    assert hdfs.lake_path("bronze", "tracks") == "hdfs://nn:8020/lake/bronze/tracks"
+    relative = Settings(_env_file=None, lake_root="some/lake")
+    assert relative.lake_uri == (REPO_ROOT / "some" / "lake").as_uri()
+
+
+def test_secrets_never_show_in_repr_or_display() -> None:
+    settings = Settings(
+        _env_file=None,
+        mongodb_uri="mongodb+srv://user:s3cr3t@cluster0.example.net/",
+        spotify_client_id="client",
+        spotify_client_secret="topsecret",
+    )
+    assert "s3cr3t" not in repr(settings)
+    assert "topsecret" not in repr(settings)
+    assert "s3cr3t" not in settings.mongodb_display
+    assert settings.mongodb_display == "mongodb+srv://***@cluster0.example.net/"
+    assert not settings.mongodb_is_local
+    assert settings.has_spotify_credentials
+    assert redact_url("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"
+
+
+def test_thrift_command_has_delta_on_both_classpaths_and_loopback(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, thrift_port=10123, spark_ui_port=0)
+    command = launcher.build_command(settings)
+    jars = [str(settings.spark_jars_dir / name) for name in launcher.REQUIRED_JARS]
+    assert command[command.index("--jars") + 1] == ",".join(jars)
+    assert command[command.index("--driver-class-path") + 1] == ":".join(jars)
+    assert command[command.index("--class") + 1] == launcher.SERVER_CLASS
+    assert "hive.server2.thrift.bind.host=127.0.0.1" in command
+    assert "hive.server2.thrift.port=10123" in command
+    assert "spark.ui.enabled=false" in command
+    confs = {c.split("=", 1)[0]: c.split("=", 1)[1] for c in command if "=" in c}
+    assert confs["spark.driver.bindAddress"] == "127.0.0.1"
+    assert (
+        str(tmp_path / "spark" / "metastore_db")
+        in confs["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    )
+    assert confs["spark.sql.warehouse.dir"] == (tmp_path / "lake").as_uri() + "/warehouse"
+    defaults = launcher.DEFAULTS_FILE.read_text()
+    assert "io.delta.sql.DeltaSparkSessionExtension" in defaults
+    assert "org.apache.spark.sql.delta.catalog.DeltaCatalog" in defaults
+
+
+def test_the_same_config_targets_a_cluster(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        spark_master="spark://spark-master:7077",
+        lake_root="hdfs://namenode:8020/lake",
+        spark_driver_host="10.0.0.5",
+        spark_driver_memory="8g",
+    )
+    command = launcher.build_command(settings)
+    assert command[command.index("--master") + 1] == "spark://spark-master:7077"
+    assert command[command.index("--driver-memory") + 1] == "8g"
+    assert "spark.sql.warehouse.dir=hdfs://namenode:8020/lake/warehouse" in command
+    assert "spark.driver.host=10.0.0.5" in command
