@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     emulator_host: str = "127.0.0.1"
     emulator_port: int = 8765
 
+    # --- bronze export (ingestion/bronze_export.py) -------------------------------------------
+    bronze_overlap_s: int = Field(
+        120,
+        description="Re-read this many seconds before the export watermark: covers documents"
+        " whose _ingested_at was stamped before a concurrent export read past it (and clock skew"
+        " between crawler and exporter hosts). Re-read rows are deduplicated.",
+    )
+    bronze_chunk_rows: int = Field(
+        50_000, description="Rows per Delta commit while exporting (bounds memory)"
+    )
+
     # --- dbt ----------------------------------------------------------------------------------
     dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
     dbt_threads: int = 2
