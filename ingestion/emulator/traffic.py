@@ -1,0 +1,151 @@
+"""What the emulator does to traffic besides answering: rolling-window rate limiting, injected
+faults (429, 5xx, slow and truncated responses) and request statistics.
+
+The settings live in one mutable `EmulatorConfig` so tests can switch a fault storm on and off
+on a running emulator (same catalogue, same port, same links in the payloads).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from ingestion.emulator.rendering import EXTENDED, MODES
+
+
+@dataclass
+class FaultConfig:
+    """Shares of /v1 requests that get each fault (0..1), drawn from a seeded generator."""
+
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    rate_slow: float = 0.0
+    rate_truncated: float = 0.0
+    rate_malformed: float = 0.0  # valid JSON of the wrong shape
+    slow_s: float = 2.0
+    retry_after_s: int = 1  # Retry-After of injected 429s
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("rate_429", "rate_5xx", "rate_slow", "rate_truncated", "rate_malformed"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"fault {name}={value} must be between 0 and 1")
+        if self.rate_429 + self.rate_5xx + self.rate_truncated + self.rate_malformed > 1.0:
+            raise ValueError("fault rates 429 + 5xx + truncated + malformed must add up to <= 1")
+
+
+@dataclass
+class EmulatorConfig:
+    mode: str = EXTENDED
+    rate_limit: int = 0  # requests per rolling window; 0 = unlimited
+    rate_window_s: float = 30.0
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    client_id: str | None = None  # None: any non-empty client id/secret pair gets a token
+    client_secret: str | None = None
+    token_ttl_s: int = 3600
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.rate_limit < 0 or self.rate_window_s <= 0:
+            raise ValueError("rate_limit must be >= 0 and rate_window_s > 0")
+        self.faults.validate()
+
+
+class RollingWindowLimiter:
+    """At most `limit` accepted requests in any `window_s` seconds (rejected ones do not count)."""
+
+    def __init__(self) -> None:
+        self._accepted: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self, limit: int, window_s: float) -> int | None:
+        """None if the request may go on, else the Retry-After in whole seconds."""
+        if limit <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            while self._accepted and self._accepted[0] <= now - window_s:
+                self._accepted.popleft()
+            if len(self._accepted) < limit:
+                self._accepted.append(now)
+                return None
+            return max(1, math.ceil(self._accepted[0] + window_s - now))
+
+
+@dataclass
+class FaultDraw:
+    status: int | None = None  # 429 or 5xx to answer instead
+    slow: bool = False
+    truncated: bool = False
+    malformed: bool = False
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._rng: random.Random | None = None
+        self._seed: int | None = None
+        self._lock = threading.Lock()
+
+    def draw(self, faults: FaultConfig) -> FaultDraw:
+        with self._lock:
+            if self._rng is None or self._seed != faults.seed:
+                self._rng = random.Random(faults.seed)  # noqa: S311 (simulation)
+                self._seed = faults.seed
+            roll, slow_roll, code_roll = self._rng.random(), self._rng.random(), self._rng.random()
+        draw = FaultDraw(slow=slow_roll < faults.rate_slow)
+        edges = (faults.rate_429, faults.rate_5xx, faults.rate_truncated, faults.rate_malformed)
+        cumulative = 0.0
+        for kind, share in zip(("429", "5xx", "truncated", "malformed"), edges, strict=True):
+            cumulative += share
+            if roll < cumulative:
+                if kind == "429":
+                    draw.status = 429
+                elif kind == "5xx":
+                    draw.status = (500, 502, 503)[int(code_roll * 3)]
+                elif kind == "truncated":
+                    draw.truncated = True
+                else:
+                    draw.malformed = True
+                break
+        return draw
+
+
+@dataclass
+class TrafficStats:
+    """Counters the tests and the benchmark read (GET /_emulator/stats or the handle)."""
+
+    by_route: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+    injected: Counter = field(default_factory=Counter)
+    rate_limited: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+    def record(self, route: str, status: int) -> None:
+        now = time.monotonic()
+        self.by_route[route] += 1
+        self.by_status[str(status)] += 1
+        self.first_at = self.first_at or now
+        self.last_at = now
+
+    def snapshot(self) -> dict:
+        return {
+            "requests": sum(self.by_route.values()),
+            "by_route": dict(self.by_route),
+            "by_status": dict(self.by_status),
+            "injected": dict(self.injected),
+            "rate_limited": self.rate_limited,
+        }
+
+    def reset(self) -> None:
+        self.by_route.clear()
+        self.by_status.clear()
+        self.injected.clear()
+        self.rate_limited = 0
+        self.first_at = self.last_at = None
