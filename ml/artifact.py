@@ -1,0 +1,136 @@
+"""The trained recommender on disk: DATA_DIR/models/recommender/<version>/ plus a `latest` pointer.
+
+A version folder holds:
+- `manifest.json`: version, creation time, the gold tables it was trained from (backend,
+  location and Delta table version), the feature set, blocks, notes and index parameters,
+- `tracks.parquet`: the catalogue columns the recommender shows and explains with,
+- `vectors.npy` (+ `ivf.npz` for an IVF index): the normalised float32 vectors.
+
+Folders are written under a temporary name and renamed, and `latest` is replaced atomically,
+so a reader never sees a half-written artifact. Loading is plain numpy/parquet reads (no
+refit), so the app can load once and cache the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from lakehouse.settings import Settings
+from ml.features import FeatureBlock
+from ml.index import VectorIndex, load_index
+from ml.recommend import Catalogue, Recommender
+
+FORMAT_VERSION = 1
+
+
+class ArtifactError(RuntimeError):
+    """No usable artifact; the message says which and how to make one."""
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    version: str
+    path: Path
+    manifest: dict
+
+    @property
+    def rows(self) -> int:
+        return int(self.manifest["rows"])
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models" / "recommender"
+
+
+def save(
+    settings: Settings,
+    version: str,
+    catalogue: Catalogue,
+    index: VectorIndex,
+    searchable: np.ndarray,
+    manifest: dict,
+) -> ArtifactInfo:
+    root = models_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / version
+    if final.exists():
+        raise ArtifactError(f"Artifact version {version} already exists at {final}.")
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=root))
+    try:
+        manifest = {**manifest, "format": FORMAT_VERSION, "version": version}
+        manifest["index"] = {**manifest.get("index", {}), **index.save(staging)}
+        np.save(staging / "searchable.npy", searchable)
+        np.save(staging / "song_key.npy", catalogue.song_key)
+        np.save(staging / "artist_code.npy", catalogue.artist_code)
+        pq.write_table(catalogue.table, staging / "tracks.parquet")
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _point_latest(root, version)
+    return ArtifactInfo(version, final, manifest)
+
+
+def _point_latest(root: Path, version: str) -> None:
+    tmp = root / f".latest.{os.getpid()}"
+    tmp.write_text(version + "\n")
+    tmp.replace(root / "latest")
+
+
+def latest_version(settings: Settings) -> str:
+    pointer = models_dir(settings) / "latest"
+    try:
+        return pointer.read_text().strip()
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"No trained recommender under {models_dir(settings)}: run `lakehouse train`"
+            " (after gold is built)."
+        ) from None
+
+
+def versions(settings: Settings) -> list[str]:
+    root = models_dir(settings)
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").exists())
+
+
+def read_manifest(settings: Settings, version: str | None = None) -> ArtifactInfo:
+    version = version or latest_version(settings)
+    folder = models_dir(settings) / version
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"Recommender version {version!r} not found under {models_dir(settings)};"
+            f" available: {', '.join(versions(settings)) or 'none'}."
+        ) from None
+    if manifest.get("format") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"Artifact {version} has format {manifest.get('format')}, this code reads"
+            f" {FORMAT_VERSION}: retrain with `lakehouse train`."
+        )
+    return ArtifactInfo(version, folder, manifest)
+
+
+def load_recommender(settings: Settings, version: str | None = None) -> Recommender:
+    """The recommender of `version` (default: latest). Cache the result: it is immutable."""
+    info = read_manifest(settings, version)
+    folder, manifest = info.path, info.manifest
+    catalogue = Catalogue(
+        pq.read_table(folder / "tracks.parquet"),
+        np.load(folder / "song_key.npy"),
+        np.load(folder / "artist_code.npy"),
+    )
+    blocks = [FeatureBlock(**b) for b in manifest["features"]["blocks"]]
+    index = load_index(folder, manifest["index"])
+    return Recommender(catalogue, index, blocks, np.load(folder / "searchable.npy"), manifest)

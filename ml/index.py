@@ -1,0 +1,213 @@
+"""Nearest-neighbour search over L2-normalised float32 vectors (dot product = cosine).
+
+- `ExactIndex`: one matrix-vector product plus a partial sort; no refit, nothing per query
+  except the product. Right for catalogues up to a few hundred thousand tracks.
+- `IVFIndex`: an inverted-file index (k-means lists, spherical assignment). A query scores the
+  `n_probe` nearest lists only. Its recall against the exact index is measured when it is built
+  (`measure_recall`) and recorded in the artifact.
+
+Both answer in catalogue row numbers and keep exactly one copy of the vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+EXACT_MAX_ROWS = 200_000  # above this "auto" builds an IVF index (exact p99 > ~10 ms at 2 cores)
+
+
+class VectorIndex(Protocol):
+    kind: str
+
+    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def save(self, folder: Path) -> dict: ...
+
+
+def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n highest scores, best first."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+class ExactIndex:
+    kind = "exact"
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.vectors @ query.astype(np.float32, copy=False)
+        top = _top_n(scores, n)
+        return top, scores[top]
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.vectors[rows]
+
+    def save(self, folder: Path) -> dict:
+        np.save(folder / "vectors.npy", self.vectors)
+        return {"kind": self.kind}
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict) -> ExactIndex:
+        return cls(np.load(folder / "vectors.npy"))
+
+
+class IVFIndex:
+    """Vectors stored grouped by list, so probing a list scores one contiguous slice."""
+
+    kind = "ivf"
+
+    def __init__(
+        self,
+        centroids: np.ndarray,
+        offsets: np.ndarray,
+        order: np.ndarray,
+        grouped: np.ndarray,
+        n_probe: int,
+    ) -> None:
+        self.centroids = centroids  # (lists, d), unit norm
+        self.offsets = offsets  # (lists + 1,) start of each list in `grouped`
+        self.order = order  # position in `grouped` -> catalogue row
+        self.grouped = grouped  # vectors in list order
+        self.position = np.empty_like(order)  # catalogue row -> position in `grouped`
+        self.position[order] = np.arange(len(order), dtype=order.dtype)
+        self.n_probe = n_probe
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @property
+    def n_lists(self) -> int:
+        return len(self.centroids)
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, n_lists: int | None = None, n_probe: int | None = None,
+        seed: int = 0,
+    ) -> IVFIndex:
+        from sklearn.cluster import MiniBatchKMeans
+
+        n = len(vectors)
+        n_lists = n_lists or max(8, min(4096, int(math.sqrt(n))))
+        rng = np.random.default_rng(seed)
+        sample = vectors[rng.choice(n, size=min(n, 64 * n_lists, 200_000), replace=False)]
+        kmeans = MiniBatchKMeans(
+            n_clusters=n_lists, batch_size=8192, n_init=1, max_iter=50, random_state=seed
+        ).fit(sample)
+        centroids = kmeans.cluster_centers_.astype(np.float32)
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        np.divide(centroids, norms, out=centroids, where=norms > 0)
+        assignment = assign_lists(vectors, centroids)
+        order = np.argsort(assignment, kind="stable").astype(np.int32)
+        counts = np.bincount(assignment, minlength=n_lists)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        grouped = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        return cls(centroids, offsets, order, grouped, n_probe or max(1, n_lists // 32))
+
+    def _scan(self, query: np.ndarray, lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        positions = [np.arange(self.offsets[i], self.offsets[i + 1]) for i in lists]
+        scores = [self.grouped[self.offsets[i] : self.offsets[i + 1]] @ query for i in lists]
+        return np.concatenate(positions), np.concatenate(scores)
+
+    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        query = query.astype(np.float32, copy=False)
+        ranked_lists = np.argsort(-(self.centroids @ query))
+        probe = self.n_probe
+        while True:  # widen the probe when the probed lists hold fewer than n vectors
+            positions, scores = self._scan(query, ranked_lists[:probe])
+            if len(positions) >= n or probe >= self.n_lists:
+                break
+            probe = min(self.n_lists, probe * 2)
+        top = _top_n(scores, n)
+        return self.order[positions[top]].astype(np.int64), scores[top]
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.grouped[self.position[rows]]
+
+    def save(self, folder: Path) -> dict:
+        np.save(folder / "vectors.npy", self.grouped)
+        np.savez(folder / "ivf.npz", centroids=self.centroids, offsets=self.offsets,
+                 order=self.order)
+        return {"kind": self.kind, "n_lists": self.n_lists, "n_probe": self.n_probe}
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict) -> IVFIndex:
+        parts = np.load(folder / "ivf.npz")
+        return cls(parts["centroids"], parts["offsets"], parts["order"],
+                   np.load(folder / "vectors.npy"), int(meta["n_probe"]))
+
+
+def assign_lists(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    """The most similar centroid of every vector, in chunks to bound memory."""
+    out = np.empty(len(vectors), dtype=np.int32)
+    for start in range(0, len(vectors), chunk):
+        out[start : start + chunk] = np.argmax(vectors[start : start + chunk] @ centroids.T, axis=1)
+    return out
+
+
+def measure_recall(
+    approx: VectorIndex, exact: ExactIndex, queries: np.ndarray, k: int = 10
+) -> float:
+    """Mean share of the exact top-k (query row excluded) that the approximate index returns."""
+    hits = 0
+    for row in queries:
+        query = exact.vectors[row]
+        truth = [r for r in exact.search(query, k + 1)[0] if r != row][:k]
+        found = set(approx.search(query, k + 1)[0].tolist())
+        hits += sum(1 for r in truth if r in found)
+    return hits / max(1, k * len(queries))
+
+
+def tune_ivf(
+    vectors: np.ndarray, target_recall: float = 0.95, k: int = 10, queries: int = 200,
+    seed: int = 0,
+) -> tuple[IVFIndex, list[dict]]:
+    """Build an IVF index and pick the smallest n_probe whose measured recall@k meets target."""
+    index = IVFIndex.build(vectors, seed=seed)
+    exact = ExactIndex(vectors)
+    rng = np.random.default_rng(seed + 1)
+    sample = rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)
+    trials = []
+    probe = max(1, index.n_lists // 128)
+    while True:
+        index.n_probe = probe
+        recall = measure_recall(index, exact, sample, k)
+        trials.append({"n_probe": probe, "recall_at_k": round(recall, 4), "k": k})
+        if recall >= target_recall or probe >= index.n_lists:
+            break
+        probe = min(index.n_lists, probe * 2)
+    return index, trials
+
+
+def build_index(vectors: np.ndarray, kind: str = "auto") -> tuple[VectorIndex, dict]:
+    """The index for a catalogue: exact below EXACT_MAX_ROWS (or when asked), else tuned IVF."""
+    if kind not in {"auto", "exact", "ivf"}:
+        raise ValueError(f"index kind {kind!r}; expected auto, exact or ivf")
+    if kind == "exact" or (kind == "auto" and len(vectors) <= EXACT_MAX_ROWS):
+        return ExactIndex(vectors), {"kind": "exact", "recall_at_10": 1.0}
+    index, trials = tune_ivf(vectors)
+    return index, {
+        "kind": "ivf",
+        "n_lists": index.n_lists,
+        "n_probe": index.n_probe,
+        "recall_at_10": trials[-1]["recall_at_k"],
+        "recall_trials": trials,
+    }
+
+
+def load_index(folder: Path, meta: dict) -> VectorIndex:
+    loaders = {"exact": ExactIndex.load, "ivf": IVFIndex.load}
+    return loaders[meta["kind"]](folder, meta)

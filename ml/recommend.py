@@ -1,0 +1,270 @@
+"""`Recommender.recommend(track_id, k)`: similar tracks, filtered, diversified and explained.
+
+A query reads the track's vector from the index and asks for more candidates than needed, then
+drops the query track, other versions of the same song (ml/song_identity.py) and rows without a
+vector, applies the optional per-artist cap, and explains each result by the feature blocks that
+contribute most to its cosine score. Nothing is fitted at query time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ml.features import AUDIO_SCALAR_COLUMNS, FeatureBlock, FeatureMatrix, floats
+from ml.index import VectorIndex
+from ml.song_identity import artist_codes, song_keys
+
+# Columns of the mart kept next to the vectors (for results and explanations).
+CATALOGUE_COLUMNS = (
+    "track_id",
+    "track_name",
+    "artist_names",
+    "primary_artist_id",
+    "album_name",
+    "release_year",
+    "explicit",
+    "duration_ms",
+    "popularity",
+    "genres",
+    "key",
+    "mode",
+    "has_audio_features",
+    *AUDIO_SCALAR_COLUMNS,
+)
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_LABELS = {
+    "danceability": "danceability",
+    "energy": "energy",
+    "loudness": "loudness",
+    "speechiness": "speechiness",
+    "acousticness": "acousticness",
+    "instrumentalness": "instrumentalness",
+    "liveness": "liveness",
+    "valence": "mood (valence)",
+    "tempo": "tempo",
+    "time_signature": "time signature",
+}
+
+
+class UnknownTrackError(KeyError):
+    """The track id is not in the catalogue the recommender was trained on."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0])
+
+
+class TrackNotSearchableError(ValueError):
+    """The track is in the catalogue but has no features this model can compare."""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    track_id: str
+    track_name: str
+    artist_names: list[str]
+    album_name: str | None
+    score: float  # cosine similarity in [-1, 1]
+    reason: str  # human-readable: the features that make it close
+    contributions: dict[str, float] = field(default_factory=dict)  # block -> share of score
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The mart columns the recommender needs, as Arrow plus fast numpy lookups."""
+
+    table: pa.Table
+    song_key: np.ndarray
+    artist_code: np.ndarray
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> Catalogue:
+        table = table.select(list(CATALOGUE_COLUMNS))
+        return cls(table, song_keys(table), artist_codes(table))
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+class Recommender:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        index: VectorIndex,
+        blocks: list[FeatureBlock],
+        searchable: np.ndarray,
+        manifest: dict | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.index = index
+        self.blocks = blocks
+        self.searchable = searchable
+        self.manifest = manifest or {}
+        ids = catalogue.table.column("track_id").to_pylist()
+        self.row_of: dict[str, int] = {track_id: row for row, track_id in enumerate(ids)}
+        self._block_starts = np.array([b.start for b in blocks], dtype=np.int64)
+        self._raw = {
+            name: floats(catalogue.table, name)
+            for name in (*AUDIO_SCALAR_COLUMNS, "key", "mode", "release_year", "duration_ms",
+                         "popularity")
+        }
+
+    @classmethod
+    def from_features(cls, table: pa.Table, features: FeatureMatrix, index: VectorIndex,
+                      manifest: dict | None = None) -> Recommender:
+        return cls(Catalogue.from_table(table), index, features.blocks, features.searchable,
+                   manifest)
+
+    def __len__(self) -> int:
+        return len(self.catalogue)
+
+    # --- lookup -------------------------------------------------------------------------------
+    def row(self, track_id: str) -> int:
+        try:
+            return self.row_of[track_id]
+        except KeyError:
+            raise UnknownTrackError(
+                f"Unknown track id {track_id!r}: it is not in the catalogue this recommender was"
+                f" trained on ({len(self)} tracks). Check the id, or retrain (`lakehouse train`)"
+                " after the track reached gold."
+            ) from None
+
+    # --- search -------------------------------------------------------------------------------
+    def similar_rows(
+        self, row: int, k: int, max_per_artist: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Up to k (rows, scores) most similar to `row`, filtered and diversified."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1 (got {k}).")
+        if max_per_artist is not None and max_per_artist < 1:
+            raise ValueError(f"max_per_artist must be at least 1 or None (got {max_per_artist}).")
+        if not self.searchable[row]:
+            track_id = self.catalogue.table.column("track_id")[row].as_py()
+            raise TrackNotSearchableError(
+                f"Track {track_id!r} has no features this model uses (feature set"
+                f" {self.manifest.get('features', {}).get('feature_set', '?')}): no"
+                " recommendation possible. Train with all features for a metadata fallback."
+            )
+        query = self.index.vectors_of(np.array([row]))[0]
+        wanted = min(len(self), max(4 * k + 16, 64))
+        while True:  # widen the candidate pool when filters removed too many
+            rows, scores = self.index.search(query, wanted)
+            keep = self._filter(row, rows, k, max_per_artist)
+            if len(keep) >= k or wanted >= len(self):
+                return rows[keep], scores[keep]
+            wanted = min(len(self), wanted * 4)
+
+    def _filter(self, row: int, rows: np.ndarray, k: int, cap: int | None) -> list[int]:
+        ok = (rows != row) & (self.catalogue.song_key[rows] != self.catalogue.song_key[row])
+        ok &= self.searchable[rows]
+        keep: list[int] = []
+        per_artist: dict[int, int] = {}
+        for position in np.flatnonzero(ok):
+            if cap is not None:
+                artist = int(self.catalogue.artist_code[rows[position]])
+                if per_artist.get(artist, 0) >= cap:
+                    continue
+                per_artist[artist] = per_artist.get(artist, 0) + 1
+            keep.append(int(position))
+            if len(keep) == k:
+                break
+        return keep
+
+    def recommend(
+        self, track_id: str, k: int = 10, max_per_artist: int | None = None
+    ) -> list[Recommendation]:
+        """The k tracks most similar to `track_id`, best first, each with a reason."""
+        row = self.row(track_id)
+        rows, scores = self.similar_rows(row, k, max_per_artist)
+        contributions = self._contributions(row, rows)
+        table = self.catalogue.table
+        picked = table.take(pa.array(rows, type=pa.int64())).select(
+            ["track_id", "track_name", "artist_names", "album_name"]
+        ).to_pylist()
+        query_genres = set(table.column("genres")[row].as_py() or [])
+        return [
+            Recommendation(
+                track_id=item["track_id"],
+                track_name=item["track_name"],
+                artist_names=item["artist_names"] or [],
+                album_name=item["album_name"],
+                score=round(float(score), 4),
+                reason=self._reason(row, int(other), share, query_genres),
+                contributions=share,
+            )
+            for item, other, score, share in zip(picked, rows, scores, contributions, strict=True)
+        ]
+
+    # --- explanations -------------------------------------------------------------------------
+    def _contributions(self, row: int, rows: np.ndarray) -> list[dict[str, float]]:
+        """Per block, its part of the cosine score (sums to the score)."""
+        if len(rows) == 0:
+            return []
+        query = self.index.vectors_of(np.array([row]))[0]
+        products = self.index.vectors_of(rows) * query
+        per_block = np.add.reduceat(products, self._block_starts, axis=1)
+        return [
+            {b.name: round(float(v), 4) for b, v in zip(self.blocks, values, strict=True)}
+            for values in per_block
+        ]
+
+    def _reason(self, row: int, other: int, share: dict[str, float], query_genres: set) -> str:
+        top = [name for name, value in sorted(share.items(), key=lambda kv: -kv[1]) if value > 0]
+        phrases = [self._phrase(name, row, other, query_genres) for name in top[:3]]
+        phrases = [p for p in phrases if p]
+        if not phrases:
+            return "closest overall match (no single feature stands out)"
+        reason = "; ".join(phrases)
+        has_audio = self.catalogue.table.column("has_audio_features")
+        if not (has_audio[row].as_py() and has_audio[other].as_py()) and any(
+            b.group == "audio" for b in self.blocks
+        ):
+            reason += " (metadata only: audio features missing)"
+        return reason
+
+    def _phrase(self, name: str, row: int, other: int, query_genres: set) -> str:
+        raw = self._raw
+        if name == "genres":
+            other_genres = self.catalogue.table.column("genres")[other].as_py() or []
+            shared = [g for g in other_genres if g in query_genres]
+            return f"shares genres: {', '.join(shared[:3])}" if shared else "related genres"
+        if name == "key":
+            a, b = int(raw["key"][row]), int(raw["key"][other])
+            return f"same key ({PITCH_CLASSES[a]})" if a == b else (
+                f"related keys ({PITCH_CLASSES[a]} / {PITCH_CLASSES[b]})")
+        if name == "mode":
+            return "both in a major key" if raw["mode"][row] == 1 else "both in a minor key"
+        if name == "explicit":
+            return "same explicit-lyrics flag"
+        if name == "release_year":
+            a, b = raw["release_year"][row], raw["release_year"][other]
+            return f"same era ({int(a)} / {int(b)})" if not np.isnan(a + b) else "same era"
+        if name == "duration_ms":
+            return f"similar length ({_minutes(raw['duration_ms'][row])} /" \
+                   f" {_minutes(raw['duration_ms'][other])})"
+        if name == "popularity":
+            return f"similar popularity ({int(raw['popularity'][row])} /" \
+                   f" {int(raw['popularity'][other])})"
+        if name in _LABELS:
+            a, b = raw[name][row], raw[name][other]
+            return f"similar {_LABELS[name]} ({_fmt(name, a)} / {_fmt(name, b)})"
+        return ""
+
+
+def _fmt(name: str, value: float) -> str:
+    if name == "tempo":
+        return f"{value:.0f} bpm"
+    if name == "loudness":
+        return f"{value:.1f} dB"
+    if name == "time_signature":
+        return f"{value:.0f}/4"
+    return f"{value:.2f}"
+
+
+def _minutes(duration_ms: float) -> str:
+    if np.isnan(duration_ms):
+        return "?"
+    seconds = round(duration_ms / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
