@@ -70,6 +70,40 @@ class Settings(BaseSettings):
     spotify_token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 (a URL)
     emulator_host: str = "127.0.0.1"
     emulator_port: int = 8765
+    emulator_artists: int = Field(200, description="Size of the generated emulator catalogue")
+    emulator_seed: int = 42
+    emulator_mode: str = Field("extended", description="extended | development")
+    emulator_rate_limit: int = Field(0, description="Requests per rolling window; 0 = unlimited")
+    emulator_rate_window_s: float = 30.0
+
+    # --- crawl (ingestion/crawl) -------------------------------------------------------------
+    crawl_seed_file: Path = Field(
+        REPO_ROOT / "ingestion" / "seeds" / "default_artists.txt",
+        description="Artist names or Spotify ids, one a line",
+    )
+    crawl_artists_per_run: int = Field(50, description="Pending artists taken per run (+ retries)")
+    crawl_expand_discovered: bool = Field(
+        True, description="Queue artists met on tracks/albums for later runs"
+    )
+    crawl_chunk_artists: int = Field(
+        10, description="Artists whose releases are fetched together (fills the batch calls)"
+    )
+    crawl_mode: str = Field("auto", description="auto (detect) | extended | development")
+    crawl_batch_artists: int = 50
+    crawl_batch_albums: int = 20
+    crawl_batch_tracks: int = 50
+    crawl_batch_features: int = 100
+    crawl_page_limit: int = Field(50, description="Page size; capped at 10 in development mode")
+    crawl_max_total_wait_s: float = Field(
+        600.0, description="Cap on all waiting (Retry-After + backoff) in one run"
+    )
+    crawl_max_retries: int = Field(5, description="Retries of one request on 5xx/bad responses")
+    crawl_backoff_base_s: float = 0.5
+    crawl_backoff_max_s: float = 30.0
+    crawl_request_timeout_s: float = 15.0
+    crawl_name_match_min_score: float = Field(
+        90.0, description="Fuzzy score (0-100) a search hit needs when no name matches exactly"
+    )
 
     # --- bronze export (ingestion/bronze_export.py) -------------------------------------------
     bronze_overlap_s: int = Field(
@@ -85,6 +119,11 @@ class Settings(BaseSettings):
     # --- dbt ----------------------------------------------------------------------------------
     dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
     dbt_threads: int = 2
+    dbt_bronze_schema: str = Field("bronze", description="Schema of the bronze source tables")
+    dbt_silver_schema: str = Field("silver", description="Schema of staging + intermediate")
+    dbt_gold_schema: str = Field(
+        "gold", description="Schema of the marts; write-audit-publish builds into gold_audit"
+    )
 
     # --- gold marts and the recommender (ml/) ------------------------------------------------
     gold_schema: str = Field(
@@ -107,7 +146,7 @@ class Settings(BaseSettings):
         "lake.gold", description="Dotted Dremio path of the folder holding the gold marts"
     )
 
-    @field_validator("data_dir", "spark_jars_dir", "ferretdb_bin", mode="after")
+    @field_validator("data_dir", "spark_jars_dir", "ferretdb_bin", "crawl_seed_file", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() else (REPO_ROOT / value).resolve()
