@@ -1,0 +1,344 @@
+"""MongoDB -> bronze Delta export: incremental by watermark, idempotent, crash-safe.
+
+For each entity collection the export reads the documents whose `_ingested_at` is at or after the
+watermark minus an overlap, validates them (bad ones go to the quarantine with a reason), drops
+the versions bronze already holds and appends the rest to `LAKE_ROOT/bronze/<entity>` with
+delta-rs, which writes local paths and `hdfs://` URLs through the same code.
+
+Why it cannot duplicate or lose documents:
+- The watermark lives in the custom metadata of the bronze table's own Delta commits, so it is
+  committed atomically with the rows it covers: there is no moment where data and watermark
+  disagree. Large exports commit in chunks; only the last commit of a run moves the watermark, the
+  earlier ones repeat the previous one. A crash mid-run therefore restarts from the old watermark.
+- Rows are deduplicated on (id, content_hash, ingested_at) against what bronze already holds in
+  the re-read window, so re-reading (overlap, re-run after a crash) never writes a row twice,
+  while a payload that changes back to an earlier version (A -> B -> A) is still a new version.
+- The new watermark is capped at the moment the export started reading: a document stamped
+  earlier but committed to MongoDB while the cursor ran is picked up by the next run, together
+  with the overlap (BRONZE_OVERLAP_S) that covers stamping-to-commit delay and clock skew.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from ingestion.bronze_quarantine import QuarantineRecord, write_quarantine
+from ingestion.bronze_tables import ENTITIES, ENTITY_SCHEMA, ensure_table, table_uri
+from ingestion.bronze_validation import Rejection, ValidDocument, validate
+from lakehouse.settings import Settings, get_settings
+
+WATERMARK_KEY = "lakehouse.bronze.watermark"
+BATCH_KEY = "lakehouse.bronze.batch_id"
+COMPLETE_KEY = "lakehouse.bronze.complete"
+DEDUPE_KEYS = ["id", "content_hash", "ingested_at"]
+# `_ingested_at` values that are not datetimes: matched explicitly so they reach the quarantine
+# (a range filter on dates never matches them); each branch can use an index on real MongoDB.
+_NOT_A_DATE = ["string", "number", "bool", "object", "array", "objectId", "timestamp"]
+
+ProgressCallback = Callable[[str, int], None]
+
+
+class ExportError(RuntimeError):
+    """The export could not run (MongoDB unreachable, lake not writable); nothing half-done."""
+
+
+@dataclass
+class EntityExport:
+    entity: str
+    read: int = 0  # documents read from MongoDB
+    exported: int = 0  # new bronze rows
+    unchanged: int = 0  # versions bronze already held (overlap, re-run)
+    rejected: int = 0  # documents that failed validation in this run
+    quarantined: int = 0  # of those, newly written to the quarantine
+    commits: int = 0
+    watermark_before: dt.datetime | None = None
+    watermark_after: dt.datetime | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportSummary:
+    batch_id: str
+    lake_root: str
+    entities: list[EntityExport] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return sum(e.read for e in self.entities)
+
+    @property
+    def exported(self) -> int:
+        return sum(e.exported for e in self.entities)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(e.unchanged for e in self.entities)
+
+    @property
+    def rejected(self) -> int:
+        return sum(e.rejected for e in self.entities)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(e.quarantined for e in self.entities)
+
+    @property
+    def seconds(self) -> float:
+        return sum(e.seconds for e in self.entities)
+
+
+def new_batch_id() -> str:
+    """Sortable and unique: UTC time of the run plus a random suffix."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+# --- watermark ------------------------------------------------------------------------------------
+def read_watermark(table: DeltaTable) -> tuple[bool, dt.datetime | None]:
+    """(found, watermark) from the newest commit that carries one.
+
+    found=False means no export ever committed here (or its log entries were cleaned up):
+    the caller then re-reads everything, which the deduplication makes safe.
+    """
+    for limit in (25, None):  # the newest commits first; the whole log only if needed
+        for commit in table.history(limit=limit):
+            if WATERMARK_KEY in commit:
+                value = commit[WATERMARK_KEY]
+                return True, dt.datetime.fromisoformat(value) if value else None
+    return False, None
+
+
+def _format_watermark(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).isoformat() if value else ""
+
+
+# --- reading MongoDB ------------------------------------------------------------------------------
+def mongo_filter(since: dt.datetime | None) -> dict:
+    """Documents at or after `since`, plus those whose `_ingested_at` is unusable."""
+    if since is None:
+        return {}
+    return {
+        "$or": [
+            {"_ingested_at": {"$gte": since}},
+            {"_ingested_at": None},  # missing or null
+            {"_ingested_at": {"$type": _NOT_A_DATE}},
+        ]
+    }
+
+
+def _raw_documents(collection: Collection, query: dict) -> Iterator[bytes]:
+    """Documents as BSON bytes: decoding happens per document, so one bad one cannot stop us."""
+    raw = collection.with_options(codec_options=CodecOptions(document_class=RawBSONDocument))
+    for doc in raw.find(query, batch_size=2000):
+        yield doc.raw
+
+
+def _ensure_index(collection: Collection, result: EntityExport) -> None:
+    """An `_ingested_at` index makes the incremental read proportional to what changed."""
+    try:
+        collection.create_index("_ingested_at")
+    except PyMongoError as exc:  # exists under another name, or a read-only user
+        if "already exists" not in str(exc):
+            result.notes.append(f"no _ingested_at index ({type(exc).__name__})")
+
+
+# --- deduplication --------------------------------------------------------------------------------
+def _existing_keys(table: DeltaTable, lower: dt.datetime | None) -> pa.Table:
+    """(id, content_hash, ingested_at) of the bronze rows in the re-read window."""
+    dataset = table.to_pyarrow_dataset()
+    if lower is None:
+        return dataset.to_table(columns=DEDUPE_KEYS)
+    bound = pa.scalar(lower, ENTITY_SCHEMA.field("ingested_at").type)
+    return dataset.to_table(columns=DEDUPE_KEYS, filter=pc.field("ingested_at") >= bound)
+
+
+def _new_rows(chunk: pa.Table, existing: pa.Table) -> pa.Table:
+    """The chunk's rows whose version bronze does not hold yet (and no repeats inside it)."""
+    if chunk.num_rows == 0:
+        return chunk
+    # Repeats inside the chunk (a document the cursor returned twice): keep the first.
+    indexed = chunk.append_column("_row", pa.array(range(chunk.num_rows), pa.int64()))
+    firsts = indexed.group_by(DEDUPE_KEYS, use_threads=False).aggregate([("_row", "min")])
+    chunk = chunk.take(firsts["_row_min"].sort())
+    if existing.num_rows == 0:
+        return chunk
+    fresh = chunk.join(existing, keys=DEDUPE_KEYS, join_type="left anti", use_threads=False)
+    return fresh.select(ENTITY_SCHEMA.names).cast(ENTITY_SCHEMA)
+
+
+# --- writing --------------------------------------------------------------------------------------
+class _EntityWriter:
+    """Buffers valid documents and commits them in chunks, watermark in the last commit."""
+
+    def __init__(self, settings: Settings, entity: str, batch_id: str, result: EntityExport):
+        self.settings = settings
+        self.entity = entity
+        self.batch_id = batch_id
+        self.result = result
+        self.uri = table_uri(settings, entity)
+        self.table = ensure_table(settings, entity)
+        self.buffer: list[ValidDocument] = []
+        self.rejections: list[Rejection] = []
+        self.existing = pa.table({})
+
+    def load_existing(self, lower: dt.datetime | None) -> None:
+        self.existing = _existing_keys(self.table, lower)
+
+    def add(self, doc: ValidDocument) -> None:
+        self.buffer.append(doc)
+        if len(self.buffer) >= self.settings.bronze_chunk_rows:
+            self.flush(final=False)
+
+    def flush(self, final: bool) -> None:
+        chunk = self._to_arrow(self.buffer)
+        self.buffer = []
+        fresh = _new_rows(chunk, self.existing)
+        self.result.unchanged += chunk.num_rows - fresh.num_rows
+        if final:
+            # Quarantine first: a crash between the two leaves the watermark where it was, so
+            # the re-run finds the same rejections and the quarantine deduplicates them.
+            records = [
+                QuarantineRecord(self.entity, r.doc_id, r.reason, r.raw) for r in self.rejections
+            ]
+            self.result.quarantined += write_quarantine(self.settings, records, self.batch_id)
+        watermark = self.result.watermark_after if final else self.result.watermark_before
+        moved = final and watermark != self.result.watermark_before
+        if fresh.num_rows == 0 and not moved:
+            return
+        self._commit(fresh, watermark, final)
+        self.result.exported += fresh.num_rows
+        self.result.commits += 1
+        keys = fresh.select(DEDUPE_KEYS)
+        self.existing = (
+            pa.concat_tables([self.existing, keys], promote_options="permissive")
+            if self.existing.num_columns
+            else keys
+        )
+
+    def _commit(self, rows: pa.Table, watermark: dt.datetime | None, final: bool) -> None:
+        metadata = {
+            WATERMARK_KEY: _format_watermark(watermark),
+            BATCH_KEY: self.batch_id,
+            COMPLETE_KEY: "true" if final else "false",
+        }
+        write_deltalake(
+            self.uri,
+            rows,
+            mode="append",
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+
+    def _to_arrow(self, docs: list[ValidDocument]) -> pa.Table:
+        now = dt.datetime.now(dt.UTC)
+        return pa.table(
+            {
+                "id": [d.id for d in docs],
+                "payload": [d.payload for d in docs],
+                "content_hash": [d.content_hash for d in docs],
+                "ingested_at": [d.ingested_at for d in docs],
+                "source": [d.source for d in docs],
+                "crawl_id": [d.crawl_id for d in docs],
+                "batch_id": [self.batch_id] * len(docs),
+                "exported_at": [now] * len(docs),
+            },
+            schema=ENTITY_SCHEMA,
+        )
+
+
+def export_entity(
+    db: Database,
+    settings: Settings,
+    entity: str,
+    batch_id: str,
+    progress: ProgressCallback | None = None,
+) -> EntityExport:
+    """Export one collection into its bronze table; see the module docstring for the rules."""
+    started = time.perf_counter()
+    result = EntityExport(entity)
+    writer = _EntityWriter(settings, entity, batch_id, result)
+    found, watermark = read_watermark(writer.table)
+    result.watermark_before = result.watermark_after = watermark
+    if not found and writer.table.version() > 0:
+        result.notes.append("no watermark in the table log: re-read everything (deduplicated)")
+    overlap = dt.timedelta(seconds=settings.bronze_overlap_s)
+    since = watermark - overlap if watermark else None
+    writer.load_existing(since)
+    collection = db[entity]
+    _ensure_index(collection, result)
+    read_started = dt.datetime.now(dt.UTC)
+    newest: dt.datetime | None = None
+    for raw in _raw_documents(collection, mongo_filter(since)):
+        result.read += 1
+        checked = validate(entity, raw)
+        stamp = checked.ingested_at
+        if stamp is not None and (newest is None or stamp > newest):
+            newest = stamp
+        if isinstance(checked, Rejection):
+            result.rejected += 1
+            writer.rejections.append(checked)
+        else:
+            writer.add(checked)
+        if progress and result.read % 1000 == 0:
+            progress(entity, result.read)
+    if newest is not None:
+        candidate = min(newest, read_started)
+        if watermark is None or candidate > watermark:
+            result.watermark_after = candidate
+    writer.flush(final=True)
+    if progress:
+        progress(entity, result.read)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def export_all(
+    settings: Settings | None = None,
+    entities: Iterable[str] | None = None,
+    progress: ProgressCallback | None = None,
+    batch_id: str | None = None,
+) -> ExportSummary:
+    """Export every entity collection (or the given ones); one batch id for the whole run."""
+    from ingestion.mongodb import client
+
+    settings = settings or get_settings()
+    chosen = list(entities or ENTITIES)
+    unknown = sorted(set(chosen) - set(ENTITIES))
+    if unknown:
+        raise ExportError(
+            f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}"
+        )
+    summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
+    try:
+        with client(settings) as mongo:
+            mongo.admin.command("ping")
+            db = mongo[settings.mongodb_database]
+            for entity in chosen:
+                summary.entities.append(
+                    export_entity(db, settings, entity, summary.batch_id, progress)
+                )
+    except DeltaError as exc:
+        raise ExportError(
+            f"writing the bronze tables under {settings.lake_uri} failed ({exc}). Check that"
+            " LAKE_ROOT is reachable and writable; the export is safe to re-run."
+        ) from exc
+    except PyMongoError as exc:
+        raise ExportError(
+            f"MongoDB at {settings.mongodb_display} failed during the export"
+            f" ({type(exc).__name__}: {exc}). Start it with `lakehouse services up` or fix"
+            " MONGODB_URI; the export is safe to re-run."
+        ) from exc
+    return summary
