@@ -37,7 +37,13 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from ingestion.bronze_quarantine import QuarantineRecord, write_quarantine
-from ingestion.bronze_tables import ENTITIES, ENTITY_SCHEMA, ensure_table, table_uri
+from ingestion.bronze_tables import (
+    ENTITIES,
+    ENTITY_SCHEMA,
+    QUARANTINE,
+    ensure_table,
+    table_uri,
+)
 from ingestion.bronze_validation import Rejection, ValidDocument, validate
 from lakehouse.settings import Settings, get_settings
 
@@ -323,6 +329,8 @@ def export_all(
         )
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
     try:
+        # dbt sources expect the quarantine to exist even when nothing was ever rejected.
+        ensure_table(settings, QUARANTINE)
         with client(settings) as mongo:
             mongo.admin.command("ping")
             db = mongo[settings.mongodb_database]

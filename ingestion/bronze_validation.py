@@ -157,12 +157,18 @@ def validate(entity: str, raw: bytes) -> ValidDocument | Rejection:
         lenient_id = _lenient_id(raw)
         return Rejection(
             lenient_id,
-            f"undecodable: the BSON document cannot be decoded ({type(exc).__name__}: {exc});"
-            " fix or re-crawl the document in MongoDB",
+            f"undecodable: the BSON document cannot be decoded ({type(exc).__name__}:"
+            f" {_first_sentence(exc)}); fix or re-crawl the document in MongoDB",
             raw_text(raw),
             None,
         )
     return validate_document(entity, doc, lambda: raw_text(raw))
+
+
+def _first_sentence(exc: Exception) -> str:
+    """pymongo appends long advice to some decode errors: keep the statement of the problem."""
+    text = str(exc).split(" (Consider", 1)[0]
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _lenient_id(raw: bytes) -> str | None:

@@ -183,9 +183,17 @@ def document(
     }
 
 
-def documents(entity: str, start: int, count: int, ingested_at: dt.datetime, **kw: Any) -> list:
+def documents(
+    entity: str,
+    start: int,
+    count: int,
+    ingested_at: dt.datetime,
+    spacing: dt.timedelta = dt.timedelta(milliseconds=1),
+    **kw: Any,
+) -> list[dict[str, Any]]:
+    """`count` documents numbered from `start`, stamped `spacing` apart from `ingested_at`."""
     make = PAYLOADS[entity]
     return [
-        document(make(n), ingested_at + dt.timedelta(milliseconds=n - start), **kw)
+        document(make(n), ingested_at + (n - start) * spacing, **kw)
         for n in range(start, start + count)
     ]
