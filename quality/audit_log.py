@@ -53,7 +53,9 @@ def record(settings: Settings, audit: AuditRecord) -> None:
     row = asdict(audit)
     row["tables_json"] = json.dumps(row.pop("tables"))
     row["failures_json"] = json.dumps(row.pop("failures"))
-    write_deltalake(audits_path(settings), pa.Table.from_pylist([row], schema=SCHEMA), mode="append")
+    write_deltalake(
+        audits_path(settings), pa.Table.from_pylist([row], schema=SCHEMA), mode="append"
+    )
 
 
 def recent(settings: Settings, limit: int = 20) -> list[AuditRecord]:

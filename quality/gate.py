@@ -117,9 +117,7 @@ def _describe(result: dict[str, Any]) -> str:
         sample = result.get("partial_unexpected_list") or []
         shown = ", ".join(repr(v) for v in sample[:SAMPLE_SIZE])
         total = result.get("element_count")
-        return (
-            f"{result['unexpected_count']} unexpected value(s) of {total}; sample: [{shown}]"
-        )
+        return f"{result['unexpected_count']} unexpected value(s) of {total}; sample: [{shown}]"
     if "observed_value" in result:
         return f"observed {result['observed_value']!r}"
     return "see the data docs for details"

@@ -40,7 +40,9 @@ def table_version(settings: Settings, schema: str, name: str) -> int | None:
     return DeltaTable(path).version() if DeltaTable.is_deltatable(path) else None
 
 
-def publish_table(settings: Settings, name: str, audit_schema: str = AUDIT_SCHEMA) -> PublishedTable:
+def publish_table(
+    settings: Settings, name: str, audit_schema: str = AUDIT_SCHEMA
+) -> PublishedTable:
     from deltalake import DeltaTable, write_deltalake
 
     source = DeltaTable(settings.lake_path(audit_schema, name))

@@ -14,6 +14,8 @@ from functools import lru_cache
 from lakehouse.settings import Settings
 from spark_thrift import launcher
 
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
 
 @lru_cache(maxsize=1)
 def _session(master: str, jars: tuple[str, ...], driver_host: str, partitions: int):
@@ -26,7 +28,9 @@ def _session(master: str, jars: tuple[str, ...], driver_host: str, partitions: i
         .config("spark.jars", ",".join(jars))
         .config("spark.driver.extraClassPath", os.pathsep.join(jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
         .config("spark.sql.catalogImplementation", "in-memory")
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.ui.enabled", "false")
