@@ -14,8 +14,6 @@ from functools import lru_cache
 from lakehouse.settings import Settings
 from spark_thrift import launcher
 
-DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-
 
 @lru_cache(maxsize=1)
 def _session(master: str, jars: tuple[str, ...], driver_host: str, partitions: int):

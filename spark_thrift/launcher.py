@@ -86,6 +86,17 @@ def delta_jars(settings: Settings) -> list[Path]:
     return jars
 
 
+def static_conf() -> dict[str, str]:
+    """The properties of spark-defaults.conf (for in-process sessions that cannot read it)."""
+    conf = {}
+    for line in DEFAULTS_FILE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            conf[key] = value.strip()
+    return conf
+
+
 def spark_dir(settings: Settings) -> Path:
     """Where the metastore, derby.log and Spark scratch space live."""
     return settings.data_dir / "spark"
