@@ -1,0 +1,233 @@
+"""The crawler's Spotify client: spotipy with our own retry policy.
+
+spotipy's built-in urllib3 retries honour Retry-After without any cap and turn exhausted 5xx
+retries into a fake 429, so they are switched off (retries=0) and every call goes through
+`SpotifyApi.call`: 429 -> wait Retry-After; 5xx, connection errors and truncated/malformed
+bodies -> exponential backoff with jitter (tenacity), at most `crawl_max_retries` times; all
+waiting in a run is capped by `crawl_max_total_wait_s` (then `CrawlStopped`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import spotipy
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
+
+from lakehouse.settings import Settings
+
+# spotipy logs every HTTP error at ERROR level; we count and report them ourselves.
+logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """Where to crawl: real Spotify or an emulator."""
+
+    api_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    source: str  # "spotify" | "emulator" (goes into every document's _source)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"ApiEndpoint(api_url={self.api_url!r}, source={self.source!r})"
+
+
+class CrawlStopped(RuntimeError):
+    """The run must stop now (wait budget spent, credentials refused); work stays pending."""
+
+
+class RequestFailed(RuntimeError):
+    """One request failed for good (after retries, or a 4xx); the work item is recorded."""
+
+    def __init__(self, endpoint: str, status: int | None, reason: str) -> None:
+        super().__init__(f"{endpoint}: {reason}")
+        self.endpoint, self.status, self.reason = endpoint, status, reason
+
+
+class _Transient(Exception):
+    """A failure worth retrying: 429, 5xx, connection trouble, a truncated/malformed body."""
+
+    def __init__(self, kind: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.retry_after = kind, reason, retry_after
+
+
+@dataclass
+class RequestStats:
+    by_endpoint: Counter = field(default_factory=Counter)
+    rate_limited: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    malformed: int = 0
+    retries: int = 0
+    waited_s: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_endpoint.values())
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        return max(0.0, float((headers or {}).get("Retry-After", 1)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+class SpotifyApi:
+    def __init__(
+        self,
+        endpoint: ApiEndpoint,
+        settings: Settings,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self.stats = RequestStats()
+        self._sleep = sleep
+        session = requests.Session()  # a plain adapter: no urllib3 retries behind our back
+        auth = SpotifyClientCredentials(
+            client_id=endpoint.client_id,
+            client_secret=endpoint.client_secret,
+            cache_handler=MemoryCacheHandler(),
+            requests_session=session,
+            requests_timeout=settings.crawl_request_timeout_s,
+        )
+        auth.OAUTH_TOKEN_URL = endpoint.token_url
+        self._auth = auth
+        self.sp = spotipy.Spotify(
+            auth_manager=auth,
+            requests_session=session,
+            requests_timeout=settings.crawl_request_timeout_s,
+            retries=0,
+            status_retries=0,
+        )
+        self.sp.prefix = endpoint.api_url.rstrip("/") + "/"  # spotipy needs the slash
+
+    # ----------------------------------------------------------------------------------------
+    def call(self, label: str, fn: Callable[..., Any], *args: Any, expect: str, **kwargs: Any):
+        """Run one API call with the retry policy; `expect` is a key the answer must have."""
+        failures = Counter()  # non-429 failures of this call
+
+        def attempt() -> Any:
+            self.stats.by_endpoint[label] += 1
+            return self._attempt(label, fn, args, kwargs, expect)
+
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception()
+            if isinstance(exc, _Transient) and exc.kind != "429":
+                failures[exc.kind] += 1
+            return sum(failures.values()) > self.settings.crawl_max_retries
+
+        retrying = Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
+            stop=stop,
+            wait=self._wait_for,
+            sleep=self._wait,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Transient as exc:
+            raise RequestFailed(label, None, f"gave up after retries: {exc.reason}") from None
+
+    def _attempt(self, label: str, fn: Callable, args: tuple, kwargs: dict, expect: str) -> Any:
+        try:
+            result = fn(*args, **kwargs)
+        except spotipy.SpotifyException as exc:
+            status = exc.http_status
+            message = _short_message(exc.msg)
+            if status == 429:
+                self.stats.rate_limited += 1
+                raise _Transient("429", "rate limited (429)", _retry_after(exc.headers)) from None
+            if status is not None and status >= 500:
+                self.stats.server_errors += 1
+                raise _Transient("5xx", f"server error {status}: {message}") from None
+            if status == 401:
+                raise CrawlStopped(f"the API refused the access token (401: {message})") from None
+            raise RequestFailed(label, status, f"HTTP {status}: {message}") from None
+        except SpotifyOauthError as exc:
+            raise CrawlStopped(
+                "could not get an access token: check SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"
+                f" ({exc.error or 'token endpoint error'})"
+            ) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self.stats.connection_errors += 1
+            raise _Transient("connection", f"connection error: {type(exc).__name__}") from None
+        if not isinstance(result, dict) or expect not in result:
+            self.stats.malformed += 1
+            raise _Transient("malformed", f"malformed response (no '{expect}': truncated or "
+                                          "unexpected JSON)")
+        return result
+
+    def _wait_for(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception()
+        if isinstance(exc, _Transient) and exc.kind == "429":
+            return exc.retry_after or 0.0
+        backoff = wait_random_exponential(
+            multiplier=self.settings.crawl_backoff_base_s, max=self.settings.crawl_backoff_max_s
+        )
+        return backoff(state)
+
+    def _wait(self, seconds: float) -> None:
+        budget = self.settings.crawl_max_total_wait_s - self.stats.waited_s
+        if seconds > budget:
+            raise CrawlStopped(
+                f"waiting {seconds:.0f}s more would exceed the run's wait budget "
+                f"(CRAWL_MAX_TOTAL_WAIT_S={self.settings.crawl_max_total_wait_s:.0f}s, "
+                f"{self.stats.waited_s:.0f}s already waited); remaining work stays queued"
+            )
+        self.stats.retries += 1
+        self.stats.waited_s += seconds
+        if seconds > 0:
+            self._sleep(seconds)
+
+    # -- the endpoints the crawler uses ---------------------------------------------------------
+    def search_artists(self, name: str, limit: int) -> dict:
+        return self.call("search", self.sp.search, q=name, type="artist", limit=limit,
+                         expect="artists")["artists"]
+
+    def artists(self, ids: list[str]) -> list[dict | None]:
+        return self.call("artists_batch", self.sp.artists, ids, expect="artists")["artists"]
+
+    def artist(self, artist_id: str) -> dict:
+        return self.call("artist", self.sp.artist, artist_id, expect="id")
+
+    def artist_albums(self, artist_id: str, limit: int) -> dict:
+        return self.call("artist_albums", self.sp.artist_albums, artist_id,
+                         include_groups="album,single,compilation,appears_on", limit=limit,
+                         expect="items")
+
+    def next_page(self, label: str, page: dict) -> dict:
+        return self.call(label, self.sp.next, page, expect="items")
+
+    def albums(self, ids: list[str]) -> list[dict | None]:
+        return self.call("albums_batch", self.sp.albums, ids, expect="albums")["albums"]
+
+    def album(self, album_id: str) -> dict:
+        return self.call("album", self.sp.album, album_id, expect="tracks")
+
+    def tracks(self, ids: list[str]) -> list[dict | None]:
+        return self.call("tracks_batch", self.sp.tracks, ids, expect="tracks")["tracks"]
+
+    def audio_features(self, ids: list[str]) -> list[dict | None]:
+        # spotipy's audio_features() warns and hides the raw answer: call the path directly.
+        return self.call("audio_features_batch", self.sp._get,
+                         "audio-features/?ids=" + ",".join(ids),
+                         expect="audio_features")["audio_features"]
+
+
+def _short_message(message: str | None) -> str:
+    # spotipy prefixes the request URL ("http://...:\n msg"); keep only Spotify's message.
+    text = (message or "").split(":\n", 1)[-1].strip()
+    return text or "no message"

@@ -1,0 +1,409 @@
+"""The crawl itself: detect the app mode, resolve seeds, then crawl queued artists in chunks.
+
+One chunk = a few artists whose releases are fetched together, so batch endpoints are used to
+the full (20 albums, 50 tracks, 100 audio features, 50 artists per request) instead of one
+request per album or track. Per chunk: list every page of each artist's albums -> fetch the
+albums not already complete -> follow every page of their tracks -> full tracks -> audio
+features -> the docs of every artist credited on them. Data is written before the markers that
+say it is complete, so a kill at any point only means the next run redoes the chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+from pymongo.database import Database
+
+from ingestion.crawl.api_client import CrawlStopped, RequestFailed, SpotifyApi
+from ingestion.crawl.seeds import classify, match_artist
+from ingestion.crawl.state import DONE, FAILED, NOT_FOUND, CrawlState
+from ingestion.crawl.store import DocumentStore
+from ingestion.crawl.summary import CrawlSummary
+from lakehouse.settings import Settings
+
+EXTENDED, DEVELOPMENT = "extended", "development"
+# Well-formed ids used to probe what the app may call (any id works: unknown ones give null).
+PROBE_ARTIST_ID = "4tZwfgrHOc3mvqYlEYSvVi"
+PROBE_TRACK_ID = "0DiWol3AO6WpXZgp0goxAV"
+DEV_MODE_PAGE_MAX = 10
+
+
+@dataclass
+class Progress:
+    artists_total: int
+    artists_processed: int
+    requests: int
+    stage: str
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Chunk:
+    """Working set of one chunk of artists."""
+
+    artists: list[str]
+    failed: dict[str, str] = field(default_factory=dict)  # artist -> reason
+    marked: set[str] = field(default_factory=set)  # failed artists already recorded
+    owners: dict[str, set[str]] = field(default_factory=dict)  # album -> chunk artists
+    albums: dict[str, dict] = field(default_factory=dict)  # album id -> full album payload
+    album_tracks: dict[str, list[dict]] = field(default_factory=dict)  # album -> simple tracks
+
+    def fail_album(self, album_id: str, reason: str) -> None:
+        self.albums.pop(album_id, None)
+        self.album_tracks.pop(album_id, None)
+        for artist_id in self.owners.get(album_id, ()):
+            self.failed.setdefault(artist_id, reason)
+
+
+class Crawler:
+    def __init__(self, api: SpotifyApi, db: Database, settings: Settings, crawl_id: str,
+                 progress: ProgressCallback | None = None) -> None:
+        self.api, self.db, self.settings = api, db, settings
+        self.state = CrawlState(db, crawl_id)
+        self.store = DocumentStore(db, api.endpoint.source, crawl_id)
+        self.summary = CrawlSummary(crawl_id=crawl_id, source=api.endpoint.source)
+        self.progress = progress or (lambda _p: None)
+        self.mode = EXTENDED
+        self.features_reason: str | None = None  # why no features this run (None: available)
+        self.fetched_artists: set[str] = set()
+
+    # ----------------------------------------------------------------------------------------
+    def run(self, seeds: list[str], artists_per_run: int) -> CrawlSummary:
+        started = time.monotonic()
+        self.state.ensure_indexes()
+        self.state.start_run({"source": self.api.endpoint.source})
+        status = "failed"
+        try:
+            self._detect_mode()
+            self._resolve_seeds(seeds)
+            self._retry_artist_docs()
+            work = self.state.due(artists_per_run)
+            processed = 0
+            self.progress(Progress(len(work), 0, self.api.stats.total, "crawling"))
+            for chunk in _chunks(work, self.settings.crawl_chunk_artists):
+                self._crawl_chunk(_Chunk(chunk))
+                processed += len(chunk)
+                self.progress(Progress(len(work), processed, self.api.stats.total, "crawling"))
+            status = "completed"
+        except CrawlStopped as exc:
+            self.summary.stopped_reason = str(exc)
+            status = "stopped"
+        finally:
+            self._finish(started, status)
+        return self.summary
+
+    def _finish(self, started: float, status: str) -> None:
+        s, stats = self.summary, self.api.stats
+        s.mode = self.mode
+        s.features_available = self.features_reason is None
+        s.features_note = self.features_reason or "audio features available"
+        s.requests_by_endpoint = dict(stats.by_endpoint)
+        s.requests_total = stats.total
+        s.rate_limited, s.server_errors = stats.rate_limited, stats.server_errors
+        s.connection_errors, s.malformed_responses = stats.connection_errors, stats.malformed
+        s.retries, s.waited_s = stats.retries, round(stats.waited_s, 3)
+        s.entities = {name: asdict(c) for name, c in self.store.counts.items()}
+        s.artists_pending = self.state.count("pending")
+        s.elapsed_s = round(time.monotonic() - started, 3)
+        record = s.to_dict()
+        record.pop("crawl_id")
+        self.state.finish_run(status, record)
+
+    # -- mode ---------------------------------------------------------------------------------
+    def _detect_mode(self) -> None:
+        forced = self.settings.crawl_mode.strip().lower()
+        if forced in (EXTENDED, DEVELOPMENT):
+            self.mode = forced
+        elif forced != "auto":
+            raise CrawlStopped(f"CRAWL_MODE={forced!r} is not auto, extended or development")
+        else:
+            try:
+                self.api.artists([PROBE_ARTIST_ID])
+                self.mode = EXTENDED
+            except RequestFailed as exc:
+                if exc.status != 403:
+                    raise CrawlStopped(f"could not detect the app mode: {exc.reason}") from None
+                self.mode = DEVELOPMENT
+        if self.mode == DEVELOPMENT:
+            self.features_reason = ("development-mode app: audio features are not available "
+                                    "(403 since 2024-11-27)")
+            return
+        try:
+            self.api.audio_features([PROBE_TRACK_ID])
+        except RequestFailed as exc:
+            if exc.status not in (403, 404):
+                raise CrawlStopped(f"could not probe audio features: {exc.reason}") from None
+            self.features_reason = f"audio features refused for this app ({exc.reason})"
+
+    def _page_limit(self) -> int:
+        limit = self.settings.crawl_page_limit
+        return min(limit, DEV_MODE_PAGE_MAX) if self.mode == DEVELOPMENT else min(limit, 50)
+
+    # -- seeds --------------------------------------------------------------------------------
+    def _resolve_seeds(self, seeds: list[str]) -> None:
+        for entry in seeds:
+            known = self.state.seed(entry)
+            if known and known.get("status") == "resolved":
+                self.summary.seeds_resolved += 1
+                continue
+            if known and known.get("status") == "unresolved":
+                self.summary.seeds_unresolved.append({"entry": entry, "reason": known["reason"]})
+                continue
+            self._resolve_seed(entry)
+
+    def _resolve_seed(self, entry: str) -> None:
+        ref = classify(entry)
+        if ref.problem:
+            self._unresolved(entry, ref.problem)
+            return
+        if ref.artist_id:
+            self.state.record_seed(entry, status="resolved", artist_id=ref.artist_id, match="id",
+                                   reason=None)
+            self.state.enqueue([ref.artist_id], origin="seed", via=entry)
+            self.summary.seeds_resolved += 1
+            return
+        try:
+            page = self.api.search_artists(entry, limit=min(10, self._page_limit()))
+        except RequestFailed as exc:
+            # A transient failure: the seed stays "failed" and is searched again next run.
+            self.state.record_seed(entry, status="failed", reason=f"search failed: {exc.reason}")
+            self.summary.seeds_unresolved.append({"entry": entry, "reason": exc.reason})
+            return
+        match = match_artist(entry, page.get("items") or [],
+                             self.settings.crawl_name_match_min_score)
+        if match.artist is None:
+            self._unresolved(entry, match.reason or "no match")
+            return
+        self.state.record_seed(entry, status="resolved", artist_id=match.artist["id"],
+                               matched_name=match.artist.get("name"), match=match.how,
+                               score=match.score, reason=None)
+        self.state.enqueue([match.artist["id"]], origin="seed", via=entry)
+        self.summary.seeds_resolved += 1
+
+    def _unresolved(self, entry: str, reason: str) -> None:
+        self.state.record_seed(entry, status="unresolved", reason=reason)
+        self.summary.seeds_unresolved.append({"entry": entry, "reason": reason})
+
+    # -- one chunk ----------------------------------------------------------------------------
+    def _crawl_chunk(self, chunk: _Chunk) -> None:
+        self._list_albums(chunk)
+        self._fetch_albums(chunk)
+        self._follow_track_pages(chunk)
+        tracks = self._fetch_tracks(chunk)
+        features, unavailable = self._fetch_features(chunk, tracks)
+        artist_docs = self._fetch_artist_docs(chunk, tracks)
+        # Data first, then the markers that say it is complete (kill -9 safe).
+        self.store.upsert("artists", artist_docs)
+        self.store.upsert("albums", list(chunk.albums.values()))
+        self.store.upsert("tracks", [t for album in tracks.values() for t in album])
+        self.store.upsert("audio_features", features)
+        self.summary.features_unavailable += self.state.record_features_unavailable(unavailable)
+        self._queue_discovered(chunk, tracks)
+        complete = {a: len(tracks[a]) for a in chunk.albums if a in tracks}
+        self.state.mark_albums_done(complete)
+        self.state.resolve_failures("album", complete.keys())
+        self.summary.albums_completed += len(complete)
+        self._settle_artists(chunk)
+
+    def _list_albums(self, chunk: _Chunk) -> None:
+        limit = self._page_limit()
+        for artist_id in chunk.artists:
+            try:
+                page = self.api.artist_albums(artist_id, limit=limit)
+                items = list(page["items"])
+                while page.get("next"):
+                    page = self.api.next_page("artist_albums", page)
+                    items += page["items"]
+            except RequestFailed as exc:
+                status = NOT_FOUND if exc.status == 404 else FAILED
+                chunk.failed[artist_id] = f"artist albums: {exc.reason}"
+                chunk.marked.add(artist_id)
+                self._artist_failed(artist_id, chunk.failed[artist_id], status)
+                continue
+            for album in items:
+                chunk.owners.setdefault(album["id"], set()).add(artist_id)
+        already = self.state.complete_albums(set(chunk.owners))
+        for album_id in already:  # complete from an earlier chunk or run: nothing to fetch
+            chunk.owners.pop(album_id)
+
+    def _fetch_albums(self, chunk: _Chunk) -> None:
+        wanted = list(chunk.owners)
+        if self.mode == EXTENDED:
+            for batch in _chunks(wanted, self.settings.crawl_batch_albums):
+                try:
+                    answers = self.api.albums(batch)
+                except RequestFailed as exc:
+                    for album_id in batch:
+                        self._album_failed(chunk, album_id, f"albums batch: {exc.reason}")
+                    continue
+                for album_id, album in zip(batch, answers, strict=False):
+                    if album is None:
+                        self._album_failed(chunk, album_id, "album not returned (null)")
+                    else:
+                        chunk.albums[album_id] = album
+            return
+        for album_id in wanted:
+            try:
+                chunk.albums[album_id] = self.api.album(album_id)
+            except RequestFailed as exc:
+                self._album_failed(chunk, album_id, f"album: {exc.reason}")
+
+    def _follow_track_pages(self, chunk: _Chunk) -> None:
+        for album_id, album in list(chunk.albums.items()):
+            page = album["tracks"]
+            items = list(page.get("items") or [])
+            try:
+                while page.get("next"):
+                    page = self.api.next_page("album_tracks", page)
+                    items += page["items"]
+            except RequestFailed as exc:
+                self._album_failed(chunk, album_id, f"album tracks: {exc.reason}")
+                continue
+            chunk.album_tracks[album_id] = items
+
+    def _fetch_tracks(self, chunk: _Chunk) -> dict[str, list[dict]]:
+        """Album id -> the track documents to store (full tracks when the app may batch)."""
+        if self.mode == DEVELOPMENT:
+            # One request per track would be ruinous: store the simplified tracks the album
+            # pages gave, with the album reference (docs/contracts.md).
+            return {
+                album_id: [{**t, "album": {"id": album_id}} for t in items]
+                for album_id, items in chunk.album_tracks.items()
+            }
+        album_of = {t["id"]: a for a, items in chunk.album_tracks.items() for t in items}
+        full: dict[str, dict] = {}
+        for batch in _chunks(list(album_of), self.settings.crawl_batch_tracks):
+            try:
+                answers = self.api.tracks(batch)
+            except RequestFailed as exc:
+                for album_id in {album_of[t] for t in batch}:
+                    self._album_failed(chunk, album_id, f"tracks batch: {exc.reason}")
+                continue
+            for track_id, track in zip(batch, answers, strict=False):
+                if track is not None:
+                    full[track_id] = track
+        result: dict[str, list[dict]] = {}
+        for album_id, items in chunk.album_tracks.items():
+            if album_id not in chunk.albums:
+                continue
+            # A track the batch did not return (null) keeps its simplified form.
+            result[album_id] = [full.get(t["id"]) or {**t, "album": {"id": album_id}}
+                                for t in items]
+        return result
+
+    def _fetch_features(
+        self, chunk: _Chunk, tracks: dict[str, list[dict]]
+    ) -> tuple[list[dict], dict[str, str]]:
+        album_of = {t["id"]: a for a, items in tracks.items() for t in items}
+        if self.features_reason is not None:
+            return [], dict.fromkeys(album_of, self.features_reason)
+        features: list[dict] = []
+        unavailable: dict[str, str] = {}
+        for batch in _chunks(list(album_of), self.settings.crawl_batch_features):
+            if self.features_reason is not None:  # refused earlier in this chunk
+                unavailable.update(dict.fromkeys(batch, self.features_reason))
+                continue
+            try:
+                answers = self.api.audio_features(batch)
+            except RequestFailed as exc:
+                if exc.status == 403:
+                    self.features_reason = f"audio features refused for this app ({exc.reason})"
+                    unavailable.update(dict.fromkeys(batch, self.features_reason))
+                    continue
+                for album_id in {album_of[t] for t in batch}:
+                    self._album_failed(chunk, album_id, f"audio features: {exc.reason}")
+                    tracks.pop(album_id, None)
+                continue
+            for track_id, item in zip(batch, answers, strict=False):
+                if item is None:
+                    unavailable[track_id] = "no audio features for this track (null answer)"
+                else:
+                    features.append(item)
+        kept = {t for items in tracks.values() for t in (x["id"] for x in items)}
+        return ([f for f in features if f["id"] in kept],
+                {t: r for t, r in unavailable.items() if t in kept})
+
+    def _fetch_artist_docs(self, chunk: _Chunk, tracks: dict[str, list[dict]]) -> list[dict]:
+        """Full docs of the chunk's artists and of every artist credited on its data."""
+        wanted = list(dict.fromkeys(
+            [a for a in chunk.artists if a not in chunk.failed]
+            + [a["id"] for album in chunk.albums.values() for a in album.get("artists", [])]
+            + [a["id"] for items in tracks.values() for t in items for a in t.get("artists", [])]
+        ))
+        missing = [a for a in wanted if a not in self.fetched_artists]
+        missing = [a for a in missing if a not in self.store.existing_ids("artists", missing)]
+        return self._fetch_artists(missing)
+
+    def _fetch_artists(self, artist_ids: list[str]) -> list[dict]:
+        docs: list[dict] = []
+        if self.mode == EXTENDED:
+            for batch in _chunks(artist_ids, self.settings.crawl_batch_artists):
+                try:
+                    answers = self.api.artists(batch)
+                except RequestFailed as exc:
+                    for artist_id in batch:
+                        self.state.record_failure("artist_doc", artist_id,
+                                                  f"artists batch: {exc.reason}", None)
+                    continue
+                for artist_id, doc in zip(batch, answers, strict=False):
+                    if doc is None:
+                        self.state.record_failure("artist_doc", artist_id,
+                                                  "artist not returned (null)", None)
+                    else:
+                        docs.append(doc)
+        else:
+            for artist_id in artist_ids:
+                try:
+                    docs.append(self.api.artist(artist_id))
+                except RequestFailed as exc:
+                    self.state.record_failure("artist_doc", artist_id, f"artist: {exc.reason}",
+                                              None)
+        self.fetched_artists.update(d["id"] for d in docs)
+        return docs
+
+    def _retry_artist_docs(self) -> None:
+        """Artist documents that failed in earlier runs are fetched again first."""
+        open_ids = self.state.open_failures("artist_doc")
+        if open_ids:
+            docs = self._fetch_artists(open_ids)
+            self.store.upsert("artists", docs)
+            self.state.resolve_failures("artist_doc", [d["id"] for d in docs])
+
+    def _queue_discovered(self, chunk: _Chunk, tracks: dict[str, list[dict]]) -> None:
+        if not self.settings.crawl_expand_discovered:
+            return
+        credited = [a["id"] for album in chunk.albums.values() for a in album.get("artists", [])]
+        credited += [a["id"] for items in tracks.values() for t in items
+                     for a in t.get("artists", [])]
+        self.summary.artists_discovered += self.state.enqueue(credited, origin="discovered")
+
+    def _album_failed(self, chunk: _Chunk, album_id: str, reason: str) -> None:
+        owner = next(iter(sorted(chunk.owners.get(album_id, ()))), None)
+        self.state.record_failure("album", album_id, reason, owner)
+        chunk.fail_album(album_id, reason)
+
+    def _artist_failed(self, artist_id: str, reason: str, status: str) -> None:
+        self.state.mark_artist_failed(artist_id, reason, status)
+        self.state.record_failure("artist", artist_id, reason, artist_id)
+        if status == NOT_FOUND:
+            self.summary.artists_not_found += 1
+        else:
+            self.summary.artists_failed.append({"artist_id": artist_id, "reason": reason})
+
+    def _settle_artists(self, chunk: _Chunk) -> None:
+        for artist_id, reason in chunk.failed.items():
+            if artist_id not in chunk.marked:
+                self._artist_failed(artist_id, reason, FAILED)
+        done = [a for a in chunk.artists if a not in chunk.failed]
+        self.state.mark_artists(done, DONE)
+        self.state.resolve_failures("artist", done)
+        self.summary.artists_done += len(done)

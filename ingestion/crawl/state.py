@@ -1,0 +1,166 @@
+"""Crawl bookkeeping in MongoDB (collections prefixed `crawl_`, ignored by the bronze export).
+
+- crawl_runs: one document per run (mode, counts, stop reason)
+- crawl_seeds: each seed line -> resolved artist id, or unresolved with the reason
+- crawl_artists: the work queue, per artist: pending/done/failed/not_found, attempts, last error
+- crawl_albums: albums whose tracks and features are all stored (skipped by later artists)
+- crawl_failures: every failed work item with its reason and attempts (retried next run)
+- crawl_track_features: tracks without audio features, and why
+
+Everything is an idempotent upsert, so a run killed at any point (kill -9) leaves a state the
+next run simply continues from.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.database import Database
+
+PENDING, DONE, FAILED, NOT_FOUND = "pending", "done", "failed", "not_found"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CrawlState:
+    def __init__(self, db: Database, crawl_id: str) -> None:
+        self.db, self.crawl_id = db, crawl_id
+        self.artists = db["crawl_artists"]
+        self.albums = db["crawl_albums"]
+        self.seeds = db["crawl_seeds"]
+        self.failures = db["crawl_failures"]
+        self.features = db["crawl_track_features"]
+        self.runs = db["crawl_runs"]
+        self._queued: set[str] | None = None  # ids in crawl_artists (read once per run)
+
+    def ensure_indexes(self) -> None:
+        self.artists.create_index([("status", ASCENDING), ("seq", ASCENDING)])
+        self.failures.create_index([("kind", ASCENDING), ("item_id", ASCENDING)], unique=True)
+        self.failures.create_index([("resolved", ASCENDING)])
+
+    # -- runs ---------------------------------------------------------------------------------
+    def start_run(self, info: dict) -> None:
+        self.runs.insert_one({"_id": self.crawl_id, "started_at": _now(), "status": "running",
+                              **info})
+
+    def finish_run(self, status: str, summary: dict) -> None:
+        self.runs.update_one({"_id": self.crawl_id},
+                             {"$set": {"status": status, "finished_at": _now(), **summary}})
+
+    # -- seeds --------------------------------------------------------------------------------
+    def seed(self, key: str) -> dict | None:
+        return self.seeds.find_one({"_id": key})
+
+    def record_seed(self, key: str, **fields: object) -> None:
+        self.seeds.update_one(
+            {"_id": key},
+            {"$set": {**fields, "crawl_id": self.crawl_id, "updated_at": _now()},
+             "$inc": {"attempts": 1}},
+            upsert=True,
+        )
+
+    # -- artist queue -------------------------------------------------------------------------
+    def enqueue(self, artist_ids: list[str], origin: str, via: str | None = None) -> int:
+        """Queue artists not seen before (existing entries keep their status). Returns new."""
+        if self._queued is None:
+            self._queued = {d["_id"] for d in self.artists.find({}, {"_id": 1})}
+        artist_ids = [a for a in dict.fromkeys(artist_ids) if a not in self._queued]
+        if not artist_ids:
+            return 0
+        self._queued.update(artist_ids)
+        base = time.time_ns()
+        ops = [
+            UpdateOne(
+                {"_id": artist_id},
+                {"$setOnInsert": {"status": PENDING, "attempts": 0, "seq": base + i,
+                                  "origin": origin, "via": via, "queued_at": _now()}},
+                upsert=True,
+            )
+            for i, artist_id in enumerate(artist_ids)
+        ]
+        return self.artists.bulk_write(ops, ordered=False).upserted_count
+
+    def due(self, pending_limit: int) -> list[str]:
+        """Failed artists (retried every run) first, then the next pending ones in queue order."""
+        failed = [d["_id"] for d in self.artists.find({"status": FAILED}).sort("seq", ASCENDING)]
+        pending = self.artists.find({"status": PENDING}).sort("seq", ASCENDING)
+        return failed + [d["_id"] for d in pending.limit(max(0, pending_limit))]
+
+    def count(self, status: str) -> int:
+        return self.artists.count_documents({"status": status})
+
+    def mark_artists(self, artist_ids: list[str], status: str) -> None:
+        if artist_ids:
+            self.artists.update_many(
+                {"_id": {"$in": artist_ids}},
+                {"$set": {"status": status, "crawl_id": self.crawl_id, "updated_at": _now(),
+                          "last_error": None}, "$inc": {"attempts": 1}},
+            )
+
+    def mark_artist_failed(self, artist_id: str, reason: str, status: str = FAILED) -> None:
+        self.artists.update_one(
+            {"_id": artist_id},
+            {"$set": {"status": status, "last_error": reason, "crawl_id": self.crawl_id,
+                      "updated_at": _now()}, "$inc": {"attempts": 1}},
+        )
+
+    # -- albums -------------------------------------------------------------------------------
+    def complete_albums(self, album_ids: list[str] | set[str]) -> set[str]:
+        if not album_ids:
+            return set()
+        found = self.albums.find({"_id": {"$in": list(album_ids)}, "status": DONE}, {"_id": 1})
+        return {d["_id"] for d in found}
+
+    def mark_albums_done(self, tracks_by_album: dict[str, int]) -> None:
+        ops = [
+            UpdateOne({"_id": album_id},
+                      {"$set": {"status": DONE, "tracks": n, "crawl_id": self.crawl_id,
+                                "updated_at": _now()}}, upsert=True)
+            for album_id, n in tracks_by_album.items()
+        ]
+        if ops:
+            self.albums.bulk_write(ops, ordered=False)
+
+    # -- failures -----------------------------------------------------------------------------
+    def record_failure(self, kind: str, item_id: str, reason: str, artist_id: str | None) -> None:
+        self.failures.update_one(
+            {"_id": f"{kind}:{item_id}"},
+            {"$set": {"kind": kind, "item_id": item_id, "reason": reason, "artist_id": artist_id,
+                      "resolved": False, "crawl_id": self.crawl_id, "last_failed_at": _now()},
+             "$setOnInsert": {"first_failed_at": _now()}, "$inc": {"attempts": 1}},
+            upsert=True,
+        )
+
+    def resolve_failures(self, kind: str, item_ids: list[str] | set[str]) -> None:
+        if item_ids:
+            self.failures.update_many(
+                {"_id": {"$in": [f"{kind}:{i}" for i in item_ids]}, "resolved": False},
+                {"$set": {"resolved": True, "resolved_at": _now(), "resolved_by": self.crawl_id}},
+            )
+
+    def open_failures(self, kind: str) -> list[str]:
+        return [d["item_id"] for d in self.failures.find({"kind": kind, "resolved": False})]
+
+    # -- audio features -----------------------------------------------------------------------
+    def record_features_unavailable(self, reasons: dict[str, str]) -> int:
+        """Store 'no audio features' per track; only new or changed reasons are written."""
+        if not reasons:
+            return 0
+        known = {
+            d["_id"]: d.get("reason")
+            for d in self.features.find({"_id": {"$in": list(reasons)}}, {"reason": 1})
+        }
+        ops = [
+            UpdateOne({"_id": track_id},
+                      {"$set": {"status": "unavailable", "reason": reason,
+                                "crawl_id": self.crawl_id, "updated_at": _now()}}, upsert=True)
+            for track_id, reason in reasons.items()
+            if known.get(track_id) != reason
+        ]
+        if ops:
+            self.features.bulk_write(ops, ordered=False)
+        return len(reasons)
