@@ -1,0 +1,100 @@
+"""The gold reader's backends: Delta by path, Spark Thrift (real server), Dremio Flight errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import track
+
+from lakehouse.supervisor import free_port
+from ml.gold_reader import (
+    DeltaGoldReader,
+    FlightGoldReader,
+    GoldReadError,
+    ThriftGoldReader,
+    gold_reader,
+)
+from pydantic import SecretStr
+
+
+def rows() -> list[dict]:
+    return [
+        track("r1", "rock", artist="rock-a", genres=["rock", "hard rock"], popularity=40),
+        track("m1", None, artist="meta-a", genres=[]),
+    ]
+
+
+def test_delta_reader_reads_the_table_and_its_version(lake_settings, write_gold):
+    write_gold(rows()[:1])
+    write_gold(rows())
+    snapshot = gold_reader(lake_settings).read()
+    assert snapshot.backend == "delta" and snapshot.version == 1
+    assert snapshot.table.num_rows == 2
+    assert snapshot.table.column("genres").to_pylist() == [["rock", "hard rock"], []]
+    assert snapshot.provenance()["delta_version"] == 1
+
+
+def test_delta_reader_follows_the_gold_schema_setting(lake_settings, write_gold):
+    write_gold(rows())
+    other = lake_settings.model_copy(update={"gold_schema": "gold_audit"})
+    with pytest.raises(GoldReadError, match="gold_audit/mart_recommender_features"):
+        DeltaGoldReader(other).read()
+
+
+def test_unknown_mart_and_backend_are_rejected(lake_settings):
+    with pytest.raises(GoldReadError, match="Unknown gold mart 'users; DROP'"):
+        DeltaGoldReader(lake_settings).read("users; DROP")
+    with pytest.raises(GoldReadError, match="Unknown gold backend 'mysql'"):
+        gold_reader(lake_settings, "mysql")
+
+
+def test_flight_reader_names_missing_credentials(lake_settings):
+    with pytest.raises(GoldReadError, match="needs DREMIO_USER, DREMIO_PASSWORD"):
+        gold_reader(lake_settings, "flight").read()
+
+
+def test_flight_reader_reports_an_unreachable_dremio_without_the_password(lake_settings):
+    port = free_port()
+    settings = lake_settings.model_copy(update={
+        "dremio_user": "analyst",
+        "dremio_password": SecretStr("s3cret-pw"),
+        "dremio_flight_port": port,
+    })
+    with pytest.raises(GoldReadError) as error:
+        FlightGoldReader(settings).read()
+    message = str(error.value)
+    assert f"127.0.0.1:{port}" in message and "DREMIO_FLIGHT_HOST" in message
+    assert "s3cret-pw" not in message
+
+
+@pytest.mark.services
+def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gold):
+    from spark_thrift.client import query
+
+    version = write_gold(rows())
+    settings = lake_settings.model_copy(
+        update={"gold_schema": "ml_test_gold", "lake_root": lake_settings.lake_root}
+    )
+    location = lake_settings.lake_path("gold", "mart_recommender_features")
+    query("CREATE SCHEMA IF NOT EXISTS ml_test_gold", settings=thrift)
+    query("DROP TABLE IF EXISTS ml_test_gold.mart_recommender_features", settings=thrift)
+    # The location is a path this test made (not user input); LOCATION takes no parameter.
+    query(f"CREATE TABLE ml_test_gold.mart_recommender_features USING DELTA LOCATION '{location}'",
+          settings=thrift)
+    try:
+        via_thrift = ThriftGoldReader(settings).read()
+        via_delta = DeltaGoldReader(lake_settings).read()
+        assert via_thrift.version == via_delta.version == version
+        assert via_thrift.table.num_rows == 2
+        for column in ("track_id", "genres", "artist_ids", "danceability", "popularity",
+                       "has_audio_features"):
+            assert via_thrift.table.column(column).to_pylist() == \
+                via_delta.table.column(column).to_pylist(), column
+    finally:
+        query("DROP TABLE IF EXISTS ml_test_gold.mart_recommender_features", settings=thrift)
+
+
+@pytest.mark.services
+def test_thrift_reader_reports_a_missing_table(thrift, lake_settings):
+    settings = lake_settings.model_copy(update={"gold_schema": "ml_no_such_schema"})
+    with pytest.raises(GoldReadError, match="Cannot read ml_no_such_schema.mart_recommender"):
+        ThriftGoldReader(settings).read()
