@@ -110,7 +110,7 @@ def test_loading_an_unknown_version_lists_the_available_ones(lake_settings, writ
 
 
 def test_training_without_gold_is_a_clear_error(lake_settings):
-    with pytest.raises(GoldReadError, match="No Delta table at .*lakehouse dbt build"):
+    with pytest.raises(GoldReadError, match=r"No Delta table at .*lakehouse dbt build"):
         train(lake_settings)
     assert versions(lake_settings) == []
 

@@ -91,7 +91,7 @@ def test_synthetic_genre_structure_beats_the_seed():
 
 def test_evaluate_reads_gold_and_writes_json_and_markdown(lake_settings, write_gold, tmp_path):
     version = write_gold(hand_fixture())
-    report, path = evaluate(lake_settings, k=1, sample=50, output=tmp_path / "eval.json")
+    _report, path = evaluate(lake_settings, k=1, sample=50, output=tmp_path / "eval.json")
     written = json.loads(path.read_text())
     assert written["gold"]["delta_version"] == version
     assert {m["method"]: m["precision"] for m in written["methods"]}["seed"] == 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import track
+from pydantic import SecretStr
 
 from lakehouse.supervisor import free_port
 from ml.gold_reader import (
@@ -13,7 +14,6 @@ from ml.gold_reader import (
     ThriftGoldReader,
     gold_reader,
 )
-from pydantic import SecretStr
 
 
 def rows() -> list[dict]:
@@ -96,5 +96,5 @@ def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gol
 @pytest.mark.services
 def test_thrift_reader_reports_a_missing_table(thrift, lake_settings):
     settings = lake_settings.model_copy(update={"gold_schema": "ml_no_such_schema"})
-    with pytest.raises(GoldReadError, match="Cannot read ml_no_such_schema.mart_recommender"):
+    with pytest.raises(GoldReadError, match=r"Cannot read ml_no_such_schema\.mart_recommender"):
         ThriftGoldReader(settings).read()

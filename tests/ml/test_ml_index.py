@@ -34,7 +34,8 @@ def test_ivf_probing_every_list_is_exact():
     ivf.n_probe = ivf.n_lists
     exact = ExactIndex(vectors)
     for row in (0, 1234, 2999):
-        assert ivf.search(vectors[row], 20)[0].tolist() == exact.search(vectors[row], 20)[0].tolist()
+        found = ivf.search(vectors[row], 20)[0]
+        assert found.tolist() == exact.search(vectors[row], 20)[0].tolist()
     assert measure_recall(ivf, exact, np.arange(50)) == 1.0
 
 
