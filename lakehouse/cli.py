@@ -32,6 +32,7 @@ COMPONENT_CLIS: list[str] = [
     "ingestion.bronze_cli",
     "lakehouse.dbt_cli",
     "ml.cli",
+    "quality.cli",
 ]
 
 
