@@ -61,6 +61,7 @@ def publish_command(
     except (QualityGateFailed, ServiceError) as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    console.print(f"dbt: {outcome.dbt_line}", highlight=False)
     _print_gate(outcome.gate)
     table = Table("table", "rows", "audit version", "published version", "previous")
     for p in outcome.published:

@@ -5,14 +5,15 @@
 2. audit:   the Great Expectations suites on silver and the audit gold (quality/gate.py).
 3. publish: each audit table becomes a new Delta version of LAKE_ROOT/gold/<table>.
 Any failure stops before publish, so the published gold keeps its versions and content. Every
-attempt is recorded (quality/audit_log.py).
+attempt is recorded (quality/audit_log.py). The stages are methods so that the Prefect flow can
+run them as separate tasks; `audit_and_publish` runs all three.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from lakehouse.settings import Settings
@@ -29,35 +30,68 @@ class QualityGateFailed(RuntimeError):
         self.audit = audit
 
 
-@dataclass
-class PublishOutcome:
-    audit: audit_log.AuditRecord
-    published: list[PublishedTable]
-    gate: GateResult
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _fail(
-    settings: Settings, started: dt.datetime, stage: str, failures: list[str], **extra
-) -> NoReturn:
-    audit = audit_log.AuditRecord(
-        started_at=started,
-        finished_at=_now(),
-        passed=False,
-        failed_stage=stage,
-        failures=failures,
-        **extra,
-    )
-    audit_log.record(settings, audit)
-    listed = "\n".join(f"  - {f}" for f in failures)
-    raise QualityGateFailed(
-        f"Quality gate failed at the {stage} stage; the published gold was left untouched.\n"
-        f"{listed}",
-        audit,
-    )
+@dataclass
+class WriteAuditPublish:
+    settings: Settings
+    started_at: dt.datetime = field(default_factory=_now)
+    gate: GateResult | None = None
+    published: list[PublishedTable] = field(default_factory=list)
+    dbt_line: str = ""
+
+    def write(self, *, full_refresh: bool = False) -> None:
+        from lakehouse import dbt_runner
+
+        summary = dbt_runner.build(
+            self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh
+        )
+        self.dbt_line = summary.line()
+        if not summary.success:
+            failures = [
+                f"dbt {n.resource_type} {n.name}: {n.status}: {n.message}"
+                for n in summary.failed_nodes
+            ] or [f"dbt build failed ({self.dbt_line}); see {self.settings.log_dir / 'dbt'}"]
+            self._fail("dbt", failures)
+
+    def audit(self) -> GateResult:
+        self.gate = run_gate(self.settings, gold_schema=AUDIT_SCHEMA)
+        if not self.gate.passed:
+            self._fail("expectations", [str(f) for f in self.gate.failures])
+        return self.gate
+
+    def publish(self) -> audit_log.AuditRecord:
+        if self.gate is None or not self.gate.passed:
+            raise RuntimeError("publish() needs a passed audit() first")
+        try:
+            self.published = publish_all(self.settings)
+        except Exception as exc:
+            self._fail("publish", [f"{type(exc).__name__}: {exc}"])
+        audit = self._record(passed=True, tables=[vars(p) for p in self.published])
+        return audit
+
+    def _record(self, **fields) -> audit_log.AuditRecord:
+        gate = self.gate
+        audit = audit_log.AuditRecord(
+            started_at=self.started_at,
+            finished_at=_now(),
+            expectations_evaluated=gate.evaluated if gate else 0,
+            data_docs_url=gate.data_docs_url if gate else None,
+            **fields,
+        )
+        audit_log.record(self.settings, audit)
+        return audit
+
+    def _fail(self, stage: str, failures: list[str]) -> NoReturn:
+        audit = self._record(passed=False, failed_stage=stage, failures=failures)
+        listed = "\n".join(f"  - {f}" for f in failures)
+        raise QualityGateFailed(
+            f"Quality gate failed at the {stage} stage; the published gold was left untouched."
+            f"\n{listed}",
+            audit,
+        )
 
 
 def audit_and_publish(
@@ -66,44 +100,13 @@ def audit_and_publish(
     run_dbt: bool = True,
     full_refresh: bool = False,
     on_stage: Callable[[str], None] = lambda stage: None,
-) -> PublishOutcome:
-    from lakehouse import dbt_runner
-
-    started = _now()
+) -> WriteAuditPublish:
+    wap = WriteAuditPublish(settings)
     if run_dbt:
         on_stage("dbt build into the audit schema")
-        summary = dbt_runner.build(settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh)
-        if not summary.success:
-            failures = [
-                f"dbt {n.resource_type} {n.name}: {n.status}: {n.message}"
-                for n in summary.failed_nodes
-            ] or ["dbt build failed (see data/logs/dbt)"]
-            _fail(settings, started, "dbt", failures)
-
+        wap.write(full_refresh=full_refresh)
     on_stage("Great Expectations checkpoint")
-    gate = run_gate(settings, gold_schema=AUDIT_SCHEMA)
-    if not gate.passed:
-        _fail(
-            settings,
-            started,
-            "expectations",
-            [str(f) for f in gate.failures],
-            expectations_evaluated=gate.evaluated,
-            data_docs_url=gate.data_docs_url,
-        )
-
+    wap.audit()
     on_stage("publish")
-    try:
-        published = publish_all(settings)
-    except Exception as exc:
-        _fail(settings, started, "publish", [f"{type(exc).__name__}: {exc}"])
-    audit = audit_log.AuditRecord(
-        started_at=started,
-        finished_at=_now(),
-        passed=True,
-        tables=[vars(p) for p in published],
-        expectations_evaluated=gate.evaluated,
-        data_docs_url=gate.data_docs_url,
-    )
-    audit_log.record(settings, audit)
-    return PublishOutcome(audit=audit, published=published, gate=gate)
+    wap.publish()
+    return wap
