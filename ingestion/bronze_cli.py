@@ -1,9 +1,146 @@
-"""Subcommands of this component (registered by lakehouse/cli.py)."""
+"""`lakehouse export` and `lakehouse import-features` (registered by lakehouse/cli.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+RegisterOption = Annotated[
+    bool,
+    typer.Option(
+        "--register/--no-register",
+        help="Register the bronze tables in the Spark metastore (needs the Thrift Server).",
+    ),
+]
+EntityOption = Annotated[
+    list[str] | None,
+    typer.Option("--entity", "-e", help="Only this entity (repeatable): artists, albums, ..."),
+]
+FileArgument = Annotated[
+    Path, typer.Argument(help="CSV in the 'Spotify Tracks Dataset' format")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed:,} read"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _register(settings) -> None:
+    from ingestion.bronze_registry import register_bronze_tables
+    from lakehouse.supervisor import ServiceError
+
+    try:
+        with console.status("registering the bronze tables through the Spark Thrift Server"):
+            done = register_bronze_tables(settings)
+    except ServiceError as exc:
+        raise _fail(
+            f"the bronze data is written, but registering it failed: {exc} Then run the"
+            " command again with --register (nothing is written twice)."
+        ) from exc
+    changed = [r for r in done if r.action != "unchanged"]
+    console.print(
+        f"Registered {len(done)} tables in schema bronze"
+        + (f" ({', '.join(f'{r.table} {r.action}' for r in changed)})" if changed else ""),
+        highlight=False,
+    )
+
+
+def export(entity: EntityOption = None, register: RegisterOption = True) -> None:
+    """Export new and changed MongoDB documents into the bronze Delta tables (incremental)."""
+    from ingestion.bronze_export import ExportError, export_all
+    from lakehouse.settings import get_settings
+
+    settings = get_settings()
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(name: str, read: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"exporting {name}", total=None)
+            progress.update(tasks[name], completed=read)
+
+        try:
+            summary = export_all(settings, entity or None, progress=report)
+        except ExportError as exc:
+            raise _fail(str(exc)) from exc
+    table = Table(
+        "entity", "read", "exported", "already in bronze", "rejected", "newly quarantined",
+        "watermark", "seconds", title=f"bronze export {summary.batch_id} -> {summary.lake_root}",
+    )  # fmt: skip
+    for e in summary.entities:
+        mark = e.watermark_after.isoformat(timespec="seconds") if e.watermark_after else "-"
+        table.add_row(
+            e.entity, f"{e.read:,}", f"{e.exported:,}", f"{e.unchanged:,}", f"{e.rejected:,}",
+            f"{e.quarantined:,}", mark, f"{e.seconds:.1f}",
+        )  # fmt: skip
+    console.print(table)
+    for e in summary.entities:
+        for note in e.notes:
+            console.print(f"[yellow]{e.entity}:[/] {note}", highlight=False)
+    if summary.rejected:
+        console.print(
+            f"{summary.rejected:,} document(s) failed validation: see bronze.quarantine"
+            " (reason and raw text).",
+            highlight=False,
+        )
+    if register:
+        _register(settings)
+
+
+def import_features(file: FileArgument, register: RegisterOption = True) -> None:
+    """Import audio features from a CSV into bronze.imported_audio_features (validated rows)."""
+    from ingestion.features_import import FeaturesFormatError
+    from ingestion.features_import import import_features as run_import
+    from lakehouse.settings import get_settings
+
+    settings = get_settings()
+    with _progress() as progress:
+        task = progress.add_task(f"importing {file.name}", total=None)
+        try:
+            summary = run_import(
+                file, settings, progress=lambda rows: progress.update(task, completed=rows)
+            )
+        except FeaturesFormatError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(
+        f"{summary.source_file}: {summary.rows:,} rows read, {summary.imported:,} imported,"
+        f" {summary.duplicates:,} already in bronze, {summary.rejected:,} rejected"
+        f" ({summary.quarantined:,} newly quarantined) in {summary.seconds:.1f} s"
+        f" [batch {summary.batch_id}]",
+        highlight=False,
+    )
+    if summary.rejected:
+        console.print(
+            "Rejected rows are in bronze.quarantine (entity imported_audio_features) with the"
+            " reason and the raw CSV line.",
+            highlight=False,
+        )
+    if register:
+        _register(settings)
 
 
 def register(app: typer.Typer) -> None:
     """Add this component's commands to the `lakehouse` CLI."""
+    app.command("export")(export)
+    app.command("import-features")(import_features)

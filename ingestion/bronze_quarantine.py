@@ -29,12 +29,17 @@ class QuarantineRecord:
 
 
 def _storable(raw: str) -> str:
-    """Lone surrogates (undecodable CSV bytes) cannot be stored as UTF-8: escape them."""
-    return raw.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Undecodable bytes (lone surrogates from a CSV read with surrogateescape) cannot be
+    stored as UTF-8: show them as \\xNN escapes."""
+    try:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that do not stand for bytes
+        return raw.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _key(entity: str, doc_id: str | None, raw: str) -> tuple[str, str | None, str]:
-    return entity, doc_id, hashlib.sha256(_storable(raw).encode("utf-8")).hexdigest()
+    stored_id = None if doc_id is None else _storable(doc_id)
+    return entity, stored_id, hashlib.sha256(_storable(raw).encode("utf-8")).hexdigest()
 
 
 def _already_quarantined(settings: Settings, entities: set[str]) -> set[tuple]:
@@ -70,7 +75,7 @@ def write_quarantine(
         [
             {
                 "entity": r.entity,
-                "doc_id": r.doc_id,
+                "doc_id": None if r.doc_id is None else _storable(r.doc_id),
                 "reason": r.reason,
                 "raw": _storable(r.raw),
                 "batch_id": batch_id,

@@ -1,0 +1,280 @@
+"""Import audio features from a CSV in the public "Spotify Tracks Dataset" format into bronze.
+
+For users whose Spotify app cannot call /audio-features (every development-mode app since
+2024-11-27). Columns: an optional unnamed index, track_id, artists (names joined by ';'),
+album_name, track_name, popularity, duration_ms, explicit, danceability, energy, key, loudness,
+mode, speechiness, acousticness, instrumentalness, liveness, valence, tempo, time_signature,
+track_genre.
+
+Every row is validated; a row with a missing id, a non-number or an out-of-range value goes to
+the bronze quarantine with the reason, the others to `bronze.imported_audio_features` with their
+provenance (file, row number, batch). Re-importing a file adds nothing: rows are deduplicated on
+(track_id, content_hash), where the hash covers every value of the row (the dataset lists a track
+once per genre, so one track id can have several distinct rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from ingestion.bronze_quarantine import QuarantineRecord, write_quarantine
+from ingestion.bronze_tables import (
+    IMPORTED_FEATURES,
+    IMPORTED_FEATURES_SCHEMA,
+    ensure_table,
+    table_uri,
+)
+from lakehouse.settings import Settings, get_settings
+
+REQUIRED_COLUMNS = (
+    "track_id", "artists", "album_name", "track_name", "popularity", "duration_ms", "explicit",
+    "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
+    "instrumentalness", "liveness", "valence", "tempo", "time_signature", "track_genre",
+)  # fmt: skip
+TEXT_COLUMNS = ("track_name", "artists", "album_name", "track_genre")
+# Ranges from the Spotify audio-features reference; loudness and tempo have no documented bound,
+# these ones hold every real track and catch unit mix-ups (e.g. tempo in ms, loudness in %).
+UNIT_INTERVAL = (0.0, 1.0)
+FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "danceability": UNIT_INTERVAL,
+    "energy": UNIT_INTERVAL,
+    "speechiness": UNIT_INTERVAL,
+    "acousticness": UNIT_INTERVAL,
+    "instrumentalness": UNIT_INTERVAL,
+    "liveness": UNIT_INTERVAL,
+    "valence": UNIT_INTERVAL,
+    "loudness": (-60.0, 5.0),
+    "tempo": (0.0, 300.0),
+}
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "key": (-1, 11),
+    "mode": (0, 1),
+    "time_signature": (3, 7),
+    "popularity": (0, 100),
+    "duration_ms": (1, 24 * 3600 * 1000),
+}
+NULLABLE = {"popularity"}
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+ENTITY = IMPORTED_FEATURES
+CHUNK_ROWS = 100_000
+
+ProgressCallback = Callable[[int], None]
+
+
+class FeaturesFormatError(ValueError):
+    """The file as a whole cannot be imported (missing, empty, wrong header). Nothing written."""
+
+
+class RowError(ValueError):
+    """One row is invalid; the message is the quarantine reason."""
+
+
+@dataclass
+class ImportSummary:
+    source_file: str
+    batch_id: str
+    rows: int = 0  # data rows read
+    imported: int = 0  # new rows in bronze
+    duplicates: int = 0  # rows bronze already held, or repeated in the file
+    rejected: int = 0  # rows that failed validation
+    quarantined: int = 0  # of those, newly written to the quarantine
+    seconds: float = 0.0
+
+
+# --- parsing one row ------------------------------------------------------------------------------
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise RowError(f"wrong_type: {name} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise RowError(f"wrong_type: {name} {text!r} is not a finite number")
+    return value
+
+
+def _integer(name: str, text: str) -> int | None:
+    if text == "" and name in NULLABLE:
+        return None
+    if text == "":
+        raise RowError(f"missing_field: {name} is empty")
+    value = _number(name, text)
+    if not value.is_integer():
+        raise RowError(f"wrong_type: {name} {text!r} is not an integer")
+    low, high = INT_RANGES[name]
+    if not low <= value <= high:
+        raise RowError(f"out_of_range: {name} {int(value)} is not in [{low}, {high}]")
+    return int(value)
+
+
+def _float(name: str, text: str) -> float:
+    if text == "":
+        raise RowError(f"missing_field: {name} is empty")
+    value = _number(name, text)
+    low, high = FLOAT_RANGES[name]
+    if not low <= value <= high:
+        raise RowError(f"out_of_range: {name} {value:g} is not in [{low:g}, {high:g}]")
+    return value
+
+
+def _boolean(name: str, text: str) -> bool:
+    try:
+        return BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise RowError(f"wrong_type: {name} {text!r} is not True/False") from None
+
+
+def parse_row(record: dict[str, str]) -> dict[str, Any]:
+    """The typed values of one CSV record; RowError with the reason when it is invalid."""
+    if any(_has_surrogates(v) for v in record.values()):
+        raise RowError("undecodable: the row contains bytes that are not valid UTF-8")
+    track_id = record["track_id"].strip()
+    if not track_id:
+        raise RowError("missing_id: track_id is empty")
+    if not SPOTIFY_ID.match(track_id):
+        raise RowError(f"wrong_type: track_id {track_id!r} is not a Spotify id (22 base-62 chars)")
+    values: dict[str, Any] = {"track_id": track_id}
+    for name in TEXT_COLUMNS:
+        values[name] = record[name] or None
+    for name in INT_RANGES:
+        values[name] = _integer(name, record[name].strip())
+    for name in FLOAT_RANGES:
+        values[name] = _float(name, record[name].strip())
+    values["explicit"] = _boolean("explicit", record["explicit"])
+    return values
+
+
+def _has_surrogates(text: str | None) -> bool:
+    return text is not None and any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def row_hash(values: dict[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- reading the file -----------------------------------------------------------------------------
+def _open_records(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """(row number, record or None when malformed, raw fields) for each data row."""
+    # surrogateescape: a bad byte spoils its row only (quarantined), not the whole file.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise FeaturesFormatError(f"{path} is empty; expected a header row and data rows")
+        header = [h.strip() for h in header]
+        _check_header(path, header)
+        for number, fields in enumerate(reader, start=1):
+            if not fields:
+                continue  # blank line
+            if len(fields) != len(header):
+                yield number, None, fields
+            else:
+                yield number, dict(zip(header, fields, strict=True)), fields
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise FeaturesFormatError(
+            f"{path} is not in the Spotify Tracks Dataset format: missing column(s)"
+            f" {', '.join(missing)}. Expected a header with {', '.join(REQUIRED_COLUMNS)}"
+            " (plus an optional unnamed index column first)."
+        )
+
+
+def _raw_line(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+# --- writing --------------------------------------------------------------------------------------
+def _existing_keys(settings: Settings) -> set[tuple[str, str]]:
+    table = ensure_table(settings, IMPORTED_FEATURES).to_pyarrow_dataset()
+    keys = table.to_table(columns=["track_id", "content_hash"])
+    return set(zip(keys["track_id"].to_pylist(), keys["content_hash"].to_pylist(), strict=True))
+
+
+def _write_chunk(settings: Settings, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        table = pa.Table.from_pylist(rows, schema=IMPORTED_FEATURES_SCHEMA)
+        write_deltalake(table_uri(settings, IMPORTED_FEATURES), table, mode="append")
+
+
+def import_features(
+    path: str | Path,
+    settings: Settings | None = None,
+    progress: ProgressCallback | None = None,
+    batch_id: str | None = None,
+) -> ImportSummary:
+    """Validate and land every row of the CSV at `path`; return the counts."""
+    from ingestion.bronze_export import new_batch_id
+
+    settings = settings or get_settings()
+    path = Path(path)
+    if not path.is_file():
+        raise FeaturesFormatError(f"{path} does not exist or is not a file")
+    started = time.perf_counter()
+    next(_open_records(path), None)  # a wrong header fails here, before anything is written
+    summary = ImportSummary(path.name, batch_id or new_batch_id())
+    seen = _existing_keys(settings)
+    imported_at = dt.datetime.now(dt.UTC)
+    good: list[dict[str, Any]] = []
+    rejected: list[QuarantineRecord] = []
+    for number, record, fields in _open_records(path):
+        summary.rows += 1
+        try:
+            if record is None:
+                raise RowError(
+                    f"malformed_row: {len(fields)} fields, expected {len(REQUIRED_COLUMNS)}"
+                    " (+ optional index)"
+                )
+            values = parse_row(record)
+        except RowError as exc:
+            track_id = (record or {}).get("track_id") or None
+            rejected.append(QuarantineRecord(ENTITY, track_id, str(exc), _raw_line(fields)))
+            continue
+        digest = row_hash(values)
+        if (values["track_id"], digest) in seen:
+            summary.duplicates += 1
+            continue
+        seen.add((values["track_id"], digest))
+        good.append(
+            {
+                **values,
+                "source_file": summary.source_file,
+                "source_row": number,
+                "content_hash": digest,
+                "batch_id": summary.batch_id,
+                "imported_at": imported_at,
+            }
+        )
+        if len(good) >= CHUNK_ROWS:
+            _write_chunk(settings, good)
+            summary.imported += len(good)
+            good = []
+        if progress and summary.rows % 10_000 == 0:
+            progress(summary.rows)
+    _write_chunk(settings, good)
+    summary.imported += len(good)
+    summary.rejected = len(rejected)
+    summary.quarantined = write_quarantine(settings, rejected, summary.batch_id)
+    if progress:
+        progress(summary.rows)
+    summary.seconds = time.perf_counter() - started
+    return summary
