@@ -13,7 +13,7 @@ from lakehouse.settings import Settings
 
 @pytest.fixture(scope="session")
 def small_catalogue():
-    return generate_catalogue(12, seed=7)
+    return generate_catalogue(12, seed=3)
 
 
 @pytest.fixture
