@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.settings import get_settings
+from lakehouse.settings import apply_offline_env, get_settings
 from lakehouse.supervisor import ServiceError
+
+apply_offline_env()
 
 app = typer.Typer(
     help="Spotify lakehouse: crawl -> MongoDB -> Delta bronze -> dbt silver/gold -> app.",
@@ -33,6 +35,7 @@ COMPONENT_CLIS: list[str] = [
     "lakehouse.dbt_cli",
     "ml.cli",
     "quality.cli",
+    "orchestration.cli",
 ]
 
 
@@ -107,13 +110,6 @@ def doctor() -> None:
     if problems:
         raise typer.Exit(1)
     console.print("All checks passed.")
-
-
-@app.command()
-def run() -> None:
-    """The main job: start the local services and run the pipeline end to end."""
-    services_up(None)
-    services_status(None)
 
 
 def _register_components() -> None:

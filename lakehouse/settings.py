@@ -7,6 +7,7 @@ Variables are documented in `.env.example`.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -116,6 +117,12 @@ class Settings(BaseSettings):
         50_000, description="Rows per Delta commit while exporting (bounds memory)"
     )
 
+    # --- orchestration (Prefect) ---------------------------------------------------------------
+    crawl_interval_minutes: int = Field(60, description="Schedule of the crawl deployment")
+    pipeline_artists_per_run: int = Field(
+        25, description="Artists the main job's pipeline crawls per run (emulator or Spotify)"
+    )
+
     # --- dbt ----------------------------------------------------------------------------------
     dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
     dbt_threads: int = 2
@@ -209,6 +216,20 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+# Telemetry of dbt and Prefect tries to reach hosts that are unreachable offline (Prefect then
+# hits `database is locked`); the project never sends usage data.
+OFFLINE_ENV = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def apply_offline_env() -> None:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 @lru_cache(maxsize=1)

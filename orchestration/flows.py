@@ -1,0 +1,222 @@
+"""Prefect flows: `crawl` (meant for an interval schedule) and `pipeline` (the whole chain).
+
+pipeline: services check -> crawl (optional) -> bronze export -> dbt build into gold_audit ->
+quality gate -> publish -> train recommender -> summary.
+
+Only stages whose failures are transient retry (the crawl and the export talk to remote
+services); dbt, the gate and publishing are deterministic, so a retry would only repeat the
+failure. A failed stage fails the flow with a message naming the stage and the cause, and nothing
+after a failed gate is published. Every run is recorded in LAKE_ROOT/_meta/pipeline_runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from lakehouse.settings import Settings, get_settings
+from orchestration import run_log
+from orchestration.layer_counts import layer_counts
+from orchestration.pipeline_lock import pipeline_lock
+
+T = TypeVar("T")
+
+
+class StageFailed(RuntimeError):
+    """A pipeline stage failed; `stage` names it and the message gives the cause."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"pipeline stage '{stage}' failed: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+# --- tasks -----------------------------------------------------------------------------------
+@task(name="check services", cache_policy=NO_CACHE)
+def check_services(settings: Settings) -> dict[str, str]:
+    from lakehouse import services
+    from lakehouse.supervisor import ServiceError
+
+    states = {s.name: services.state(s) for s in services.all_services(settings)}
+    down = [st for st in states.values() if not st.healthy]
+    if down:
+        names = ", ".join(f"{st.title} ({st.address})" for st in down)
+        raise ServiceError(f"not answering: {names}. Start them with `lakehouse services up`.")
+    return {name: st.address for name, st in states.items()}
+
+
+@task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> dict[str, Any]:
+    from ingestion.crawl import run_crawl
+    from ingestion.crawl.endpoints import crawl_endpoint
+
+    if mode != "auto":
+        settings = settings.model_copy(update={"crawl_mode": mode})
+    logger = get_run_logger()
+    with crawl_endpoint(settings) as endpoint:
+        logger.info("crawling %s (%s)", endpoint.api_url, endpoint.source)
+        summary = run_crawl(settings, endpoint=endpoint, artists_per_run=artists_per_run)
+    logger.info(
+        "crawl %s: mode %s, %d artists done, %d failed, %d requests (%d x 429), "
+        "%d documents written, features available: %s",
+        summary.crawl_id,
+        summary.mode,
+        summary.artists_done,
+        len(summary.artists_failed),
+        summary.requests_total,
+        summary.rate_limited,
+        summary.documents_written,
+        summary.features_available,
+    )
+    return summary.to_dict()
+
+
+@task(name="export MongoDB to bronze", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def export_task(settings: Settings) -> dict[str, Any]:
+    from ingestion.bronze_export import export_all
+
+    summary = export_all(settings)
+    get_run_logger().info(
+        "bronze batch %s: %d read, %d exported, %d unchanged, %d quarantined",
+        summary.batch_id,
+        summary.read,
+        summary.exported,
+        summary.unchanged,
+        summary.quarantined,
+    )
+    return {
+        "batch_id": summary.batch_id,
+        "read": summary.read,
+        "exported": summary.exported,
+        "unchanged": summary.unchanged,
+        "quarantined": summary.quarantined,
+    }
+
+
+@task(name="dbt build into gold_audit", cache_policy=NO_CACHE)
+def dbt_build_task(wap, full_refresh: bool) -> str:
+    wap.write(full_refresh=full_refresh)
+    get_run_logger().info("dbt: %s", wap.dbt_line)
+    return wap.dbt_line
+
+
+@task(name="quality gate (Great Expectations)", cache_policy=NO_CACHE)
+def quality_gate_task(wap) -> dict[str, Any]:
+    gate = wap.audit()
+    get_run_logger().info(
+        "gate passed: %d expectations; docs %s", gate.evaluated, gate.data_docs_url
+    )
+    return {"passed": gate.passed, "evaluated": gate.evaluated, "docs": gate.data_docs_url}
+
+
+@task(name="publish gold", cache_policy=NO_CACHE)
+def publish_task(wap) -> list[dict[str, Any]]:
+    audit = wap.publish()
+    get_run_logger().info("published %d gold tables (audit %s)", len(wap.published), audit.audit_id)
+    return [vars(p) for p in wap.published]
+
+
+@task(name="train recommender", cache_policy=NO_CACHE)
+def train_task(settings: Settings) -> dict[str, Any]:
+    from ml.training import train
+
+    info = train(settings)
+    get_run_logger().info("recommender %s trained", info.version)
+    return {"version": info.version, **{k: v for k, v in vars(info).items() if k != "version"}}
+
+
+# --- flows -------------------------------------------------------------------------------------
+def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any) -> T:
+    started = time.monotonic()
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        run.stages[name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1)}
+        raise StageFailed(name, exc) from exc
+    run.stages[name] = {
+        "status": "ok",
+        "seconds": round(time.monotonic() - started, 1),
+        "result": result,
+    }
+    return result
+
+
+@flow(name="spotify-crawl")
+def crawl_flow(artists_per_run: int | None = None, mode: str = "auto") -> dict[str, Any]:
+    """Crawl the next artists into MongoDB (the emulator when no Spotify credentials are set)."""
+    return crawl_task(get_settings(), artists_per_run, mode)
+
+
+@flow(name="spotify-pipeline")
+def pipeline_flow(
+    crawl: bool = True,
+    artists_per_run: int | None = None,
+    mode: str = "auto",
+    full_refresh: bool = False,
+    train: bool = True,
+) -> dict[str, Any]:
+    """The whole chain, from the crawl to a published, audited gold and a trained model."""
+    from quality.write_audit_publish import WriteAuditPublish
+
+    settings = get_settings()
+    run = run_log.PipelineRun(
+        run_id=f"run-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        flow="pipeline",
+        started_at=dt.datetime.now(dt.UTC),
+        parameters={
+            "crawl": crawl,
+            "artists_per_run": artists_per_run,
+            "mode": mode,
+            "full_refresh": full_refresh,
+            "train": train,
+        },
+    )
+    with pipeline_lock(settings, run.run_id):
+        try:
+            _stage(run, "services", check_services, settings)
+            if crawl:
+                _stage(run, "crawl", crawl_task, settings, artists_per_run, mode)
+            _stage(run, "export", export_task, settings)
+            wap = WriteAuditPublish(settings)
+            _stage(run, "dbt", dbt_build_task, wap, full_refresh)
+            _stage(run, "quality", quality_gate_task, wap)
+            _stage(run, "publish", publish_task, wap)
+            if train:
+                model = _stage(run, "train", train_task, settings)
+                run.model_version = model["version"]
+            run.status = "completed"
+        except StageFailed as exc:
+            run.status = "failed"
+            run.failed_stage = exc.stage
+            run.error = str(exc.cause)
+            get_run_logger().error("%s", exc)
+            raise
+        finally:
+            _finish(settings, run)
+    return _report(run)
+
+
+def _finish(settings: Settings, run: run_log.PipelineRun) -> None:
+    try:
+        run.layer_counts = layer_counts(settings)
+    except Exception as exc:  # counting is informative; never mask the run's own outcome
+        run.layer_counts = {"error": {str(exc)[:200]: 0}}
+    run.finished_at = dt.datetime.now(dt.UTC)
+    run_log.record(settings, run)
+
+
+def _report(run: run_log.PipelineRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "stages": run.stages,
+        "layer_counts": run.layer_counts,
+        "model_version": run.model_version,
+        "seconds": (run.finished_at - run.started_at).total_seconds() if run.finished_at else None,
+    }
