@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     dbt_gold_schema: str = Field(
         "gold", description="Schema of the marts; write-audit-publish builds into gold_audit"
     )
+    dbt_poll_interval_s: float = Field(
+        0.25, description="How often dbt polls a running statement on the Thrift Server"
+    )
 
     # --- gold marts and the recommender (ml/) ------------------------------------------------
     gold_schema: str = Field(

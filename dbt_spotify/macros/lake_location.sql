@@ -1,0 +1,24 @@
+{#- Where the lake is. `lakehouse transform` exports DBT_LAKE_ROOT (settings.lake_uri); a bare
+    `dbt build` run from dbt_spotify/ falls back to the default local lake, ../data/lake. -#}
+{% macro lake_root() -%}
+    {%- set root = env_var('DBT_LAKE_ROOT', '') | trim -%}
+    {%- if not root -%}
+        {%- set cwd = env_var('PWD', '') -%}
+        {%- if cwd.rstrip('/').endswith('dbt_spotify') -%}
+            {%- set root = 'file://' ~ cwd.rstrip('/') ~ '/../data/lake' -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error(
+                "DBT_LAKE_ROOT is not set: run dbt through `lakehouse transform`, run it from the "
+                ~ "dbt_spotify/ folder, or export DBT_LAKE_ROOT (e.g. file:///abs/data/lake).") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{- root.rstrip('/') -}}
+{%- endmacro %}
+
+{#- Every model is an external Delta table at <lake root>/<schema>/<model>, so silver and gold
+    live beside bronze (and gold_audit beside gold) whatever Spark's warehouse dir is. -#}
+{% macro spark__location_clause() -%}
+    {%- if config.get('materialized') != 'view' %}
+    location '{{ lake_root() }}/{{ model.schema }}/{{ model.alias }}'
+    {%- endif %}
+{%- endmacro %}

@@ -1,0 +1,7 @@
+select
+    album_id,
+    artist_id,
+    artist_position,
+    artist_position = 1 as is_primary
+from {{ ref('int_album_artists') }}
+where artist_id is not null

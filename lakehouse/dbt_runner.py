@@ -1,0 +1,299 @@
+"""Run dbt (dbt_spotify/) against the Spark Thrift Server, configured from lakehouse/settings.py.
+
+dbt runs in-process through `dbtRunner`, so each node's result comes back as data (for the CLI's
+progress view, the summary, tests and benchmarks) without parsing log text. The dbt profile reads
+everything from environment variables; `dbt_environment()` is the one place that maps settings
+to them, and they are set only for the duration of the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakehouse.settings import REPO_ROOT, Settings, get_settings
+from lakehouse.supervisor import ServiceError
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_spotify"
+MODEL_TYPES = frozenset({"model", "seed", "snapshot"})
+TEST_TYPES = frozenset({"test", "unit_test"})
+PASSED = frozenset({"success", "pass"})
+FAILED = frozenset({"error", "fail", "runtime error"})
+
+
+class DbtRunError(RuntimeError):
+    """dbt could not run at all (bad project, profile, compilation); the message says why."""
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    message: str
+    seconds: float
+    failures: int | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One dbt event the CLI shows: a node started (`done=False`) or finished."""
+
+    name: str
+    resource_type: str
+    index: int
+    total: int
+    done: bool
+    status: str = ""
+
+
+@dataclass
+class DbtRunSummary:
+    command: list[str]
+    success: bool
+    seconds: float
+    nodes: list[NodeOutcome] = field(default_factory=list)
+
+    def _count(self, types: frozenset[str], statuses: frozenset[str]) -> int:
+        return sum(1 for n in self.nodes if n.resource_type in types and n.status in statuses)
+
+    @property
+    def models_passed(self) -> int:
+        return self._count(MODEL_TYPES, PASSED)
+
+    @property
+    def models_failed(self) -> int:
+        return self._count(MODEL_TYPES, FAILED)
+
+    @property
+    def tests_passed(self) -> int:
+        return self._count(TEST_TYPES, PASSED)
+
+    @property
+    def tests_failed(self) -> int:
+        return self._count(TEST_TYPES, FAILED)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for n in self.nodes if n.status == "warn")
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for n in self.nodes if n.status == "skipped")
+
+    def status_of(self, name: str) -> str | None:
+        """Status of the node called `name` (a model or test name), None if it was not run."""
+        return next((n.status for n in self.nodes if n.name == name), None)
+
+    @property
+    def failed_nodes(self) -> list[NodeOutcome]:
+        return [n for n in self.nodes if n.status in FAILED]
+
+    def line(self) -> str:
+        return (
+            f"models: {self.models_passed} ok, {self.models_failed} failed; "
+            f"tests: {self.tests_passed} passed, {self.tests_failed} failed, "
+            f"{self.warnings} warned; {self.skipped} skipped; {self.seconds:.1f} s"
+        )
+
+
+def dbt_environment(settings: Settings, *, gold_schema: str | None = None) -> dict[str, str]:
+    """The variables dbt_spotify/profiles.yml and dbt_project.yml read."""
+    from lakehouse.dbt_sources import check_identifier
+
+    return {
+        "THRIFT_HOST": settings.thrift_host,
+        "THRIFT_PORT": str(settings.thrift_port),
+        "DBT_SCHEMA": check_identifier(settings.dbt_schema),
+        "DBT_THREADS": str(settings.dbt_threads),
+        "DBT_LAKE_ROOT": settings.lake_uri,
+        "DBT_BRONZE_SCHEMA": check_identifier(settings.dbt_bronze_schema),
+        "DBT_SILVER_SCHEMA": check_identifier(settings.dbt_silver_schema),
+        "DBT_GOLD_SCHEMA": check_identifier(gold_schema or settings.dbt_gold_schema),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextlib.contextmanager
+def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def target_dir(settings: Settings) -> Path:
+    """dbt's artefacts (manifest, run_results, the docs site) for this data dir."""
+    return settings.data_dir / "dbt" / "target"
+
+
+def _poll_faster(interval_s: float) -> None:
+    """Make dbt-spark poll running statements every `interval_s` seconds.
+
+    dbt-spark waits `poll_interval` seconds between status polls of every statement, and its
+    profile accepts whole seconds only: at 1 s a statement that takes 0.3 s still costs 1 s, and
+    a build issues a few hundred statements. Each poll is one cheap Thrift call, so the runner
+    sets a sub-second interval on the connection wrapper (no-op if dbt-spark changes shape).
+    """
+    from dbt.adapters.spark import connections
+
+    wrapper = getattr(connections, "PyhiveConnectionWrapper", None)
+    if wrapper is None or getattr(wrapper, "_lakehouse_poll_s", None) == interval_s:
+        return
+    original_init = getattr(wrapper, "_lakehouse_original_init", wrapper.__init__)
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if hasattr(self, "poll_interval"):
+            self.poll_interval = interval_s
+
+    wrapper._lakehouse_original_init = original_init
+    wrapper._lakehouse_poll_s = interval_s
+    wrapper.__init__ = init
+
+
+def require_thrift(settings: Settings) -> None:
+    from spark_thrift.client import not_running_message, port_open
+
+    if not port_open(settings.thrift_host, settings.thrift_port):
+        raise ServiceError(not_running_message(settings))
+
+
+def _event_callback(on_progress: Callable[[Progress], None]) -> Callable[[Any], None]:
+    def callback(event: Any) -> None:
+        name = event.info.name
+        if name not in ("LogStartLine", "NodeFinished"):
+            return
+        info = event.data.node_info
+        if name == "LogStartLine":
+            on_progress(
+                Progress(
+                    info.node_name, info.resource_type, event.data.index, event.data.total, False
+                )
+            )
+        else:
+            status = event.data.run_result.status
+            on_progress(Progress(info.node_name, info.resource_type, 0, 0, True, status))
+
+    return callback
+
+
+def _outcomes(result: Any) -> list[NodeOutcome]:
+    outcomes = []
+    for item in getattr(result, "results", None) or []:
+        node = item.node
+        outcomes.append(
+            NodeOutcome(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(item.status),
+                message=str(item.message or ""),
+                seconds=float(item.execution_time or 0.0),
+                failures=item.failures,
+            )
+        )
+    return outcomes
+
+
+def run_dbt(
+    args: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    gold_schema: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    quiet: bool = True,
+) -> DbtRunSummary:
+    """Run one dbt command (e.g. ["build", "--select", "marts"]) and summarise its nodes.
+
+    Raises ServiceError when the Thrift Server is not up and DbtRunError when dbt itself cannot
+    run; failing models or tests are reported in the summary (success=False), not raised.
+    """
+    from dbt.cli.main import dbtRunner
+
+    settings = settings or get_settings()
+    require_thrift(settings)
+    target = target_dir(settings)
+    command = [
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(settings.log_dir / "dbt"),
+    ]
+    if quiet:
+        command.insert(0, "--quiet")
+    callbacks = [_event_callback(on_progress)] if on_progress else []
+    _poll_faster(settings.dbt_poll_interval_s)
+    started = time.monotonic()
+    with _patched_environ(dbt_environment(settings, gold_schema=gold_schema)):
+        outcome = dbtRunner(callbacks=callbacks).invoke(command)
+    seconds = time.monotonic() - started
+    if outcome.exception is not None:
+        raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
+    nodes = _outcomes(outcome.result)
+    success = bool(outcome.success)
+    return DbtRunSummary(command=list(args), success=success, seconds=seconds, nodes=nodes)
+
+
+def _explain(exc: BaseException, settings: Settings) -> str:
+    text = str(exc)
+    if "Could not connect" in text or "TTransportException" in text:
+        from spark_thrift.client import not_running_message
+
+        return not_running_message(settings)
+    return f"dbt failed: {text}"
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    full_refresh: bool = False,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    gold_schema: str | None = None,
+    register_sources: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> DbtRunSummary:
+    """`dbt build`: models, tests and unit tests in dependency order (a failing test skips what
+    depends on it). Registers the bronze tables first so a fresh metastore works."""
+    settings = settings or get_settings()
+    require_thrift(settings)
+    if register_sources:
+        from lakehouse.dbt_sources import register_bronze_tables
+
+        register_bronze_tables(settings)
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    return run_dbt(args, settings, gold_schema=gold_schema, on_progress=on_progress)
+
+
+def docs_generate(settings: Settings | None = None) -> Path:
+    """`dbt docs generate`; returns the folder holding the static site (index.html + JSON)."""
+    settings = settings or get_settings()
+    summary = run_dbt(["docs", "generate"], settings)
+    if not summary.success:
+        raise DbtRunError("dbt docs generate failed; run `lakehouse transform` first.")
+    return target_dir(settings)
