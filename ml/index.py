@@ -1,7 +1,7 @@
 """Nearest-neighbour search over L2-normalised float32 vectors (dot product = cosine).
 
 - `ExactIndex`: one matrix-vector product plus a partial sort; no refit, nothing per query
-  except the product. Right for catalogues up to a few hundred thousand tracks.
+  except the product. Right for catalogues up to ~50k tracks (EXACT_MAX_ROWS).
 - `IVFIndex`: an inverted-file index (k-means lists, spherical assignment). A query scores the
   `n_probe` nearest lists only. Its recall against the exact index is measured when it is built
   (`measure_recall`) and recorded in the artifact.
@@ -17,7 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-EXACT_MAX_ROWS = 200_000  # above this "auto" builds an IVF index (exact p99 > ~10 ms at 2 cores)
+# Above this "auto" builds an IVF index: an exact query reads every vector (100k x 41 float32 =
+# 16 MB), which on a busy 2-core machine already costs 5-25 ms (benchmarks/results/recommender.md).
+EXACT_MAX_ROWS = 50_000
 
 
 class VectorIndex(Protocol):

@@ -105,6 +105,14 @@ class Recommender:
         ids = catalogue.table.column("track_id").to_pylist()
         self.row_of: dict[str, int] = {track_id: row for row, track_id in enumerate(ids)}
         self._block_starts = np.array([b.start for b in blocks], dtype=np.int64)
+        table = catalogue.table
+        self._display = table.select(["track_id", "track_name", "artist_names", "album_name"])
+        self._genres = table.column("genres").combine_chunks()
+        self._has_audio = np.asarray(
+            table.column("has_audio_features").fill_null(False).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        self._uses_audio = any(b.group == "audio" for b in blocks)
         self._raw = {
             name: floats(catalogue.table, name)
             for name in (*AUDIO_SCALAR_COLUMNS, "key", "mode", "release_year", "duration_ms",
@@ -179,11 +187,8 @@ class Recommender:
         row = self.row(track_id)
         rows, scores = self.similar_rows(row, k, max_per_artist)
         contributions = self._contributions(row, rows)
-        table = self.catalogue.table
-        picked = table.take(pa.array(rows, type=pa.int64())).select(
-            ["track_id", "track_name", "artist_names", "album_name"]
-        ).to_pylist()
-        query_genres = set(table.column("genres")[row].as_py() or [])
+        picked = self._display.take(pa.array(rows, type=pa.int64())).to_pylist()
+        query_genres = set(self._genres[row].as_py() or [])
         return [
             Recommendation(
                 track_id=item["track_id"],
@@ -217,17 +222,14 @@ class Recommender:
         if not phrases:
             return "closest overall match (no single feature stands out)"
         reason = "; ".join(phrases)
-        has_audio = self.catalogue.table.column("has_audio_features")
-        if not (has_audio[row].as_py() and has_audio[other].as_py()) and any(
-            b.group == "audio" for b in self.blocks
-        ):
+        if self._uses_audio and not (self._has_audio[row] and self._has_audio[other]):
             reason += " (metadata only: audio features missing)"
         return reason
 
     def _phrase(self, name: str, row: int, other: int, query_genres: set) -> str:
         raw = self._raw
         if name == "genres":
-            other_genres = self.catalogue.table.column("genres")[other].as_py() or []
+            other_genres = self._genres[other].as_py() or []
             shared = [g for g in other_genres if g in query_genres]
             return f"shares genres: {', '.join(shared[:3])}" if shared else "related genres"
         if name == "key":
