@@ -40,6 +40,7 @@ class WriteAuditPublish:
     started_at: dt.datetime = field(default_factory=_now)
     gate: GateResult | None = None
     published: list[PublishedTable] = field(default_factory=list)
+    record: audit_log.AuditRecord | None = None
     dbt_line: str = ""
 
     def write(self, *, full_refresh: bool = False) -> None:
@@ -69,8 +70,8 @@ class WriteAuditPublish:
             self.published = publish_all(self.settings)
         except Exception as exc:
             self._fail("publish", [f"{type(exc).__name__}: {exc}"])
-        audit = self._record(passed=True, tables=[vars(p) for p in self.published])
-        return audit
+        self.record = self._record(passed=True, tables=[vars(p) for p in self.published])
+        return self.record
 
     def _record(self, **fields) -> audit_log.AuditRecord:
         gate = self.gate

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lake_support import environment, reset_metastore
 
 from lakehouse.settings import Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
@@ -36,6 +37,8 @@ def _configure_environment(root: Path) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
     }
     os.environ.update(env)
     get_settings.cache_clear()
@@ -91,3 +94,26 @@ def mongo_db(ferretdb: Settings):
     with client(ferretdb) as mongo:
         yield mongo[name]
         mongo.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def built_lakehouse(
+    thrift: Settings, ferretdb: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, dict]]:
+    """The whole pipeline flow, run once on a small emulator catalogue through the real services
+    (crawl -> MongoDB -> bronze -> dbt into gold_audit -> GX gate -> publish -> train).
+
+    Yields the settings of that lakehouse and the flow's report. Tests that alter the audit
+    tables put them back; the published gold is only ever changed by the flow and WAP."""
+    from orchestration.flows import pipeline_flow
+
+    root = tmp_path_factory.mktemp("built_lakehouse")
+    with environment(
+        LAKE_ROOT=str(root / "lake"),
+        MONGODB_DATABASE=f"system_{uuid.uuid4().hex[:8]}",
+        EMULATOR_ARTISTS="12",
+        EMULATOR_MODE="extended",
+    ) as settings:
+        reset_metastore(settings)
+        report = pipeline_flow(crawl=True, artists_per_run=6)
+        yield settings, report

@@ -1,0 +1,39 @@
+"""Helpers shared by test modules (imported as `lake_support`: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lakehouse.settings import Settings, get_settings
+
+LAKE_SCHEMAS = ("gold", "gold_audit", "silver", "bronze")
+
+
+@contextmanager
+def environment(**overrides: str) -> Iterator[Settings]:
+    """Run a block with some settings changed through the environment (as a user would), for
+    code that reads the global `get_settings()` (flows, CLI); restores everything after."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+def reset_metastore(settings: Settings) -> None:
+    """Forget the lake's schemas in the session's Spark metastore (external tables: the data
+    stays). Test modules that build their own lake call this first, because the schema names
+    (bronze, silver, gold, gold_audit) are global to the one Thrift Server of the session."""
+    from spark_thrift.client import query
+
+    for schema in LAKE_SCHEMAS:
+        query(f"DROP SCHEMA IF EXISTS {schema} CASCADE", settings=settings)

@@ -1,0 +1,117 @@
+"""Write-audit-publish on real tables via Spark: a clean audit publishes, bad data never does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from lakehouse.settings import Settings
+from quality import audit_log
+from quality.publish import AUDIT_SCHEMA
+from quality.write_audit_publish import QualityGateFailed, audit_and_publish
+
+GOLD = ["dim_track", "dim_album", "fct_track_features", "mart_recommender_features"]
+
+
+def table(settings: Settings, schema: str, name: str) -> DeltaTable:
+    return DeltaTable(settings.lake_path(schema, name))
+
+
+def published_state(settings: Settings) -> dict[str, tuple[int, pa.Table]]:
+    state = {}
+    for name in GOLD:
+        delta = table(settings, "gold", name)
+        data = delta.to_pyarrow_table()
+        key = "track_id" if "track_id" in data.column_names else "album_id"
+        state[name] = (delta.version(), data.sort_by(key))
+    return state
+
+
+@pytest.fixture
+def audit_tables_restored(built_lakehouse) -> Iterator[Settings]:
+    """Put the audit tables back as they were, whatever the test injected."""
+    settings, _ = built_lakehouse
+    saved = {
+        name: table(settings, AUDIT_SCHEMA, name).to_pyarrow_table()
+        for name in ("dim_track", "fct_track_features")
+    }
+    yield settings
+    for name, data in saved.items():
+        write_deltalake(settings.lake_path(AUDIT_SCHEMA, name), data, mode="overwrite")
+
+
+def test_a_clean_audit_publishes_new_versions(built_lakehouse) -> None:
+    settings, _ = built_lakehouse
+    before = {n: table(settings, "gold", n).version() for n in GOLD}
+
+    outcome = audit_and_publish(settings, run_dbt=False)
+
+    assert outcome.gate.passed
+    assert outcome.gate.evaluated >= 40
+    for name in GOLD:
+        assert table(settings, "gold", name).version() == before[name] + 1
+        audit_rows = table(settings, AUDIT_SCHEMA, name).to_pyarrow_table().num_rows
+        assert table(settings, "gold", name).to_pyarrow_table().num_rows == audit_rows
+    published = {p.name: p for p in outcome.published}
+    assert published["dim_track"].previous_version == before["dim_track"]
+    # Dremio reads reader v1/v2 only
+    assert table(settings, "gold", "dim_track").protocol().min_reader_version <= 2
+
+    last = audit_log.recent(settings)[0]
+    assert last.passed
+    assert last.audit_id == outcome.record.audit_id
+    assert {t["name"] for t in last.tables} >= set(GOLD)
+    docs = Path(outcome.gate.data_docs_url.removeprefix("file://"))
+    assert docs.name == "index.html" and docs.is_file()
+    assert any(docs.parent.rglob("validations/**/*.html"))
+
+
+def test_bad_data_fails_the_gate_names_it_and_keeps_published_gold(
+    audit_tables_restored: Settings,
+) -> None:
+    settings = audit_tables_restored
+    before = published_state(settings)
+
+    tracks = table(settings, AUDIT_SCHEMA, "dim_track").to_pyarrow_table()
+    first = tracks.slice(0, 1).to_pylist()[0]
+    orphan = {**first, "track_id": "0rphanTrack0000000000x", "album_id": "noSuchAlbum00000000000"}
+    duplicate = dict(first)  # the same track id twice
+    write_deltalake(
+        settings.lake_path(AUDIT_SCHEMA, "dim_track"),
+        pa.Table.from_pylist([duplicate, orphan], schema=tracks.schema),
+        mode="append",
+    )
+    features = table(settings, AUDIT_SCHEMA, "fct_track_features").to_pyarrow_table()
+    rows = features.to_pylist()
+    rows[0]["energy"] = 5.0
+    write_deltalake(
+        settings.lake_path(AUDIT_SCHEMA, "fct_track_features"),
+        pa.Table.from_pylist(rows, schema=features.schema),
+        mode="overwrite",
+    )
+
+    with pytest.raises(QualityGateFailed) as failed:
+        audit_and_publish(settings, run_dbt=False)
+
+    message = str(failed.value)
+    assert "failed at the expectations stage" in message
+    assert "published gold was left untouched" in message
+    assert "fct_track_features: expect_column_values_to_be_between(column=energy" in message
+    assert "sample: [5.0]" in message
+    assert "dim_track: expect_column_values_to_be_unique(column=track_id" in message
+    assert repr(first["track_id"]) in message
+    assert "orphan_track_albums" in message and "noSuchAlbum00000000000" in message
+
+    after = published_state(settings)
+    for name in GOLD:
+        assert after[name][0] == before[name][0], f"{name} version moved"
+        assert after[name][1].equals(before[name][1]), f"{name} content changed"
+
+    audit = audit_log.recent(settings)[0]
+    assert not audit.passed
+    assert audit.failed_stage == "expectations"
+    assert any("energy" in f for f in audit.failures)

@@ -1,0 +1,142 @@
+"""The system test: the whole pipeline flow through the real services, layer by layer."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+from lake_support import environment
+
+from ingestion.mongodb import database
+from lakehouse.settings import Settings
+from orchestration import run_log
+
+ENTITIES = ("artists", "albums", "tracks", "audio_features")
+STAGES = ["services", "crawl", "export", "dbt", "quality", "publish", "train"]
+
+
+def rows(settings: Settings, *parts: str) -> int:
+    return DeltaTable(settings.lake_path(*parts)).to_pyarrow_dataset().count_rows()
+
+
+def distinct_ids(settings: Settings, entity: str) -> int:
+    table = DeltaTable(settings.lake_path("bronze", entity)).to_pyarrow_table(columns=["id"])
+    return len(pc.unique(table["id"]))
+
+
+def gold_versions(settings: Settings) -> dict[str, int]:
+    names = [
+        "dim_track",
+        "dim_album",
+        "dim_artist",
+        "fct_track_features",
+        "mart_recommender_features",
+        "mart_track_search",
+    ]
+    return {n: DeltaTable(settings.lake_path("gold", n)).version() for n in names}
+
+
+def test_every_stage_ran_and_every_layer_holds_the_catalogue(built_lakehouse) -> None:
+    settings, report = built_lakehouse
+    assert report["status"] == "completed"
+    assert list(report["stages"]) == STAGES
+    assert all(stage["status"] == "ok" for stage in report["stages"].values())
+
+    db = database(settings)
+    mongo = {entity: db[entity].count_documents({}) for entity in ENTITIES}
+    assert mongo["artists"] >= 6 and mongo["tracks"] > mongo["albums"] > 0
+    assert mongo["audio_features"] > 0
+
+    # bronze holds every MongoDB document (one row per version; ids are distinct documents)
+    for entity in ENTITIES:
+        assert distinct_ids(settings, entity) == mongo[entity], entity
+
+    # silver: latest version per id, nothing dropped
+    assert rows(settings, "silver", "stg_spotify__tracks") == mongo["tracks"]
+    assert rows(settings, "silver", "stg_spotify__albums") == mongo["albums"]
+    assert rows(settings, "silver", "stg_spotify__artists") == mongo["artists"]
+
+    # published gold: one row per track, features only where the API had them
+    assert rows(settings, "gold", "dim_track") == mongo["tracks"]
+    assert rows(settings, "gold", "mart_recommender_features") == mongo["tracks"]
+    assert rows(settings, "gold", "mart_track_search") == mongo["tracks"]
+    non_null_features = db["audio_features"].count_documents({"energy": {"$ne": None}})
+    assert rows(settings, "gold", "fct_track_features") == non_null_features
+
+    counts = report["layer_counts"]
+    assert counts["mongodb"] == mongo
+    assert counts["gold"]["dim_track"] == mongo["tracks"]
+
+
+def test_the_model_artifact_records_the_gold_it_was_trained_on(built_lakehouse) -> None:
+    from ml.artifact import load_recommender, read_manifest
+
+    settings, report = built_lakehouse
+    manifest = read_manifest(settings)
+    assert manifest.version == report["model_version"]
+    trained_on = DeltaTable(settings.lake_path("gold", "mart_recommender_features")).version()
+    assert trained_on in {v for v in _versions_in(manifest)}
+
+    recommender = load_recommender(settings)
+    mart = DeltaTable(settings.lake_path("gold", "mart_recommender_features")).to_pyarrow_table()
+    with_features = mart.filter(pc.field("has_audio_features")).column("track_id").to_pylist()
+    answers = recommender.recommend(with_features[0], k=5)
+    assert 0 < len(answers) <= 5
+    assert with_features[0] not in {a.track_id for a in answers}
+
+
+def _versions_in(manifest) -> list[int]:
+    """Delta versions the artifact's manifest records for its source tables."""
+    sources = getattr(manifest, "source_versions", None) or getattr(manifest, "gold_versions", {})
+    return [int(v) for v in sources.values()]
+
+
+def test_the_run_is_recorded(built_lakehouse) -> None:
+    settings, report = built_lakehouse
+    runs = [r for r in run_log.recent(settings) if r.run_id == report["run_id"]]
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.status == "completed"
+    assert run.failed_stage is None
+    assert list(run.stages) == STAGES
+    assert run.model_version == report["model_version"]
+    assert run.layer_counts["gold"]["dim_track"] == report["layer_counts"]["gold"]["dim_track"]
+
+
+def test_a_second_run_is_incremental(built_lakehouse) -> None:
+    from orchestration.flows import pipeline_flow
+
+    settings, first = built_lakehouse
+    with environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database):
+        second = pipeline_flow(crawl=False, train=False)
+    assert second["status"] == "completed"
+    export = second["stages"]["export"]["result"]
+    assert export["exported"] == 0  # nothing changed in MongoDB: nothing new in bronze
+    assert export["unchanged"] == 0 or export["read"] >= export["unchanged"]
+    assert second["layer_counts"]["gold"] == first["layer_counts"]["gold"]
+
+
+def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) -> None:
+    from orchestration.flows import StageFailed, pipeline_flow
+
+    settings, _ = built_lakehouse
+    db = database(settings)
+    victim = db["audio_features"].find_one({"energy": {"$ne": None}})
+    before = gold_versions(settings)
+    try:
+        db["audio_features"].update_one({"_id": victim["_id"]}, {"$set": {"energy": 5.0}})
+        with (
+            environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database),
+            pytest.raises(StageFailed) as failed,
+        ):
+            pipeline_flow(crawl=False, train=False)
+    finally:
+        db["audio_features"].update_one({"_id": victim["_id"]}, {"$set": victim})
+    assert failed.value.stage in {"dbt", "quality"}
+    assert "energy" in str(failed.value)
+    assert gold_versions(settings) == before
+
+    latest = run_log.recent(settings)[0]
+    assert latest.status == "failed"
+    assert latest.failed_stage == failed.value.stage
+    assert "publish" not in latest.stages
