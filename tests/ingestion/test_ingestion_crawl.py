@@ -1,0 +1,198 @@
+"""The crawler against the emulator and the local MongoDB server (FerretDB through pymongo)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import pytest
+from ingestion_crawl_checks import closure
+
+from ingestion.crawl import emulator_endpoint, run_crawl
+from ingestion.crawl.store import content_hash
+
+
+def _seed_names(handle, n: int = 3) -> list[str]:
+    return [a.name for a in list(handle.catalogue.artists.values())[:n]]
+
+
+def test_extended_crawl_stores_everything_reachable_with_all_artists(
+    crawl_settings, emulator, mongo_db
+):
+    cat = emulator.catalogue
+    seeds = _seed_names(emulator)
+    summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                        seeds=seeds)
+    assert summary.completed and summary.mode == "extended" and summary.features_available
+    seed_ids = [a.id for a in list(cat.artists.values())[:3]]
+    artists, albums, tracks = closure(cat, seed_ids)
+    assert {d["_id"] for d in mongo_db.artists.find({}, {"_id": 1})} == artists
+    assert {d["_id"] for d in mongo_db.albums.find({}, {"_id": 1})} == albums
+    assert {d["_id"] for d in mongo_db.tracks.find({}, {"_id": 1})} == tracks
+    assert summary.artists_done == len(artists) and summary.artists_pending == 0
+
+    # Every artist of every track and album is kept, in credit order.
+    stored_tracks = list(mongo_db.tracks.find({}))
+    for doc in stored_tracks:
+        assert [a["id"] for a in doc["artists"]] == cat.tracks[doc["_id"]].artist_ids
+        assert doc["album"]["id"] == cat.tracks[doc["_id"]].album_id
+        assert "popularity" in doc and "external_ids" in doc  # full track objects
+    multi = sum(len(d["artists"]) > 1 for d in stored_tracks)
+    assert multi == sum(len(cat.tracks[t].artist_ids) > 1 for t in tracks) > 0
+    per_album = Counter(d["album"]["id"] for d in stored_tracks)
+    for doc in mongo_db.albums.find({}):
+        assert [a["id"] for a in doc["artists"]] == cat.albums[doc["_id"]].artist_ids
+        # Albums longer than one page of tracks still have all their tracks stored.
+        assert per_album[doc["_id"]] == doc["total_tracks"]
+    assert any(cat.albums[a].track_ids[50:] for a in albums)
+
+    # Audio features for tracks that have them; "unavailable" recorded for the others.
+    with_features = {t for t in tracks if cat.tracks[t].features}
+    assert {d["_id"] for d in mongo_db.audio_features.find({}, {"_id": 1})} == with_features
+    unavailable = {d["_id"]: d["reason"] for d in mongo_db.crawl_track_features.find({})}
+    assert set(unavailable) == tracks - with_features
+    assert summary.features_unavailable == len(unavailable)
+    assert all("null" in reason for reason in unavailable.values())
+
+    # Contract metadata on every document.
+    doc = mongo_db.artists.find_one({"_id": seed_ids[0]})
+    assert doc["_source"] == "emulator" and doc["_crawl_id"] == summary.crawl_id
+    assert isinstance(doc["_ingested_at"], datetime)
+    assert doc["_content_hash"] == content_hash(doc)
+    assert summary.entities["tracks"]["new"] == len(tracks)
+    # Batched endpoints, no request per album for tracks on one-page albums.
+    assert summary.requests_by_endpoint["album_tracks"] == sum(
+        (len(cat.albums[a].track_ids) - 1) // 50 for a in albums)
+
+
+def test_rerunning_a_finished_crawl_writes_nothing(crawl_settings, emulator, mongo_db):
+    endpoint, seeds = emulator_endpoint(emulator), _seed_names(emulator)
+    first = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+    before = {d["_id"]: (d["_ingested_at"], d["_crawl_id"]) for d in mongo_db.tracks.find({})}
+    again = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+    assert again.documents_written == 0
+    assert again.artists_done == 0 and again.requests_total <= 2  # the mode probes only
+    assert "search" not in again.requests_by_endpoint  # resolved seeds are remembered
+    after = {d["_id"]: (d["_ingested_at"], d["_crawl_id"]) for d in mongo_db.tracks.find({})}
+    assert after == before and first.crawl_id != again.crawl_id
+    assert mongo_db.crawl_runs.count_documents({"status": "completed"}) == 2
+
+
+def test_runs_are_incremental_in_queue_order(crawl_settings, emulator, mongo_db):
+    endpoint, seeds = emulator_endpoint(emulator), _seed_names(emulator, 5)
+    first = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds,
+                      artists_per_run=2)
+    assert first.artists_done == 2 and first.artists_pending >= 3
+    done = [d["_id"] for d in mongo_db.crawl_artists.find({"status": "done"})]
+    resolved = [mongo_db.crawl_seeds.find_one({"_id": s})["artist_id"] for s in seeds]
+    assert sorted(done) == sorted(resolved[:2])  # seeds first, in file order
+    second = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds,
+                       artists_per_run=1000)
+    assert second.artists_done == first.artists_pending and second.artists_pending == 0
+
+
+def test_development_mode_degrades_without_batch_endpoints_or_features(
+    crawl_settings, emulator, mongo_db
+):
+    emulator.config.mode = "development"
+    try:
+        summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                            seeds=_seed_names(emulator))
+    finally:
+        emulator.config.mode = "extended"
+    cat = emulator.catalogue
+    artists, albums, tracks = closure(cat, [a.id for a in list(cat.artists.values())[:3]])
+    assert summary.completed and summary.mode == "development"
+    assert not summary.features_available and "development" in summary.features_note
+    # Only the one detection probe touched a batch endpoint; nothing asked for features.
+    assert summary.requests_by_endpoint["artists_batch"] == 1
+    assert not {"albums_batch", "tracks_batch", "audio_features_batch"} & set(
+        summary.requests_by_endpoint)
+    assert summary.requests_by_endpoint["album"] == len(albums)
+    assert mongo_db.audio_features.count_documents({}) == 0
+    assert mongo_db.crawl_track_features.count_documents({}) == len(tracks)
+    assert summary.features_unavailable == len(tracks)
+    assert mongo_db.artists.count_documents({}) == len(artists)
+    assert mongo_db.artists.count_documents({"popularity": {"$exists": True}}) == 0
+    assert mongo_db.albums.count_documents({"label": {"$exists": True}}) == 0
+    assert mongo_db.tracks.count_documents({}) == len(tracks)
+    track = mongo_db.tracks.find_one({})
+    assert track["album"] == {"id": cat.tracks[track["_id"]].album_id}
+    assert [a["id"] for a in track["artists"]] == cat.tracks[track["_id"]].artist_ids
+    # Artists with more releases than one development page (10) were paged through.
+    paged = [a for a in artists if len(cat.releases[a]) > 10]
+    assert paged and summary.requests_by_endpoint["artist_albums"] > len(artists)
+
+
+def test_seed_names_are_matched_for_real_and_the_rest_recorded(crawl_settings, emulator,
+                                                              mongo_db):
+    seeds = ["daft punk", "Beyonce", "Daft Punkk", "Zzyzx Nonexistent Orchestra",
+             "spotify:artist:tooShort", "0" * 22]
+    summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                        seeds=seeds, artists_per_run=0)
+    by_entry = {d["_id"]: d for d in mongo_db.crawl_seeds.find({})}
+    daft = next(a for a in emulator.catalogue.artists.values() if a.name == "Daft Punk")
+    assert by_entry["daft punk"]["artist_id"] == daft.id
+    assert by_entry["daft punk"]["match"] == "exact"
+    assert by_entry["Beyonce"]["matched_name"] == "Beyoncé"
+    assert by_entry["Daft Punkk"]["match"] == "fuzzy"
+    assert by_entry["Daft Punkk"]["artist_id"] == daft.id
+    nobody = by_entry["Zzyzx Nonexistent Orchestra"]
+    assert nobody["status"] == "unresolved" and "artist_id" not in nobody
+    assert "no artist named" in nobody["reason"] or "returned no artist" in nobody["reason"]
+    assert by_entry["spotify:artist:tooShort"]["status"] == "unresolved"
+    assert "malformed" in by_entry["spotify:artist:tooShort"]["reason"]
+    assert {s["entry"] for s in summary.seeds_unresolved} == {
+        "Zzyzx Nonexistent Orchestra", "spotify:artist:tooShort"}
+    # A well-formed id nobody has: queued, then "not_found" (404) with the reason, not retried.
+    unknown = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                        seeds=["0" * 22], artists_per_run=1000)
+    state = mongo_db.crawl_artists.find_one({"_id": "0" * 22})
+    assert state["status"] == "not_found" and "404" in state["last_error"]
+    assert unknown.artists_not_found == 1
+
+
+@pytest.mark.parametrize("fault", ["rate_truncated", "rate_malformed", "rate_5xx"])
+def test_bad_responses_are_recorded_as_failures_and_retried_next_run(
+    crawl_settings, emulator, mongo_db, fault
+):
+    endpoint, seeds = emulator_endpoint(emulator), _seed_names(emulator, 2)
+    settings = crawl_settings.model_copy(update={"crawl_max_retries": 2})
+    # Resolve seeds and detect the mode on a healthy API, then break every answer.
+    run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds, artists_per_run=0)
+    setattr(emulator.config.faults, fault, 1.0)
+    try:
+        broken = run_crawl(settings.model_copy(update={"crawl_mode": "extended"}),
+                           endpoint=endpoint, db=mongo_db, seeds=seeds, artists_per_run=1000)
+    finally:
+        setattr(emulator.config.faults, fault, 0.0)
+    assert broken.completed and broken.artists_done == 0 and len(broken.artists_failed) == 2
+    expected = "server error" if fault == "rate_5xx" else "malformed response"
+    assert all(expected in f["reason"] for f in broken.artists_failed)
+    failures = list(mongo_db.crawl_failures.find({"kind": "artist"}))
+    assert len(failures) == 2 and all(not f["resolved"] and expected in f["reason"]
+                                      for f in failures)
+    assert mongo_db.crawl_artists.count_documents({"status": "failed"}) == 2
+    assert mongo_db.tracks.count_documents({}) == 0
+
+    healed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds,
+                       artists_per_run=1000)
+    assert healed.completed and not healed.artists_failed
+    assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
+    assert mongo_db.crawl_failures.count_documents({"kind": "artist", "resolved": False}) == 0
+    assert mongo_db.tracks.count_documents({}) > 0
+
+
+def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, emulator,
+                                                               mongo_db):
+    settings = crawl_settings.model_copy(update={"crawl_max_total_wait_s": 5.0})
+    emulator.config.faults.rate_429, emulator.config.faults.retry_after_s = 1.0, 120
+    try:
+        summary = run_crawl(settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                            seeds=_seed_names(emulator))
+    finally:
+        emulator.config.faults.rate_429, emulator.config.faults.retry_after_s = 0.0, 0
+    assert not summary.completed and "wait budget" in summary.stopped_reason
+    assert summary.rate_limited == 1 and summary.waited_s == 0
+    run = mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})
+    assert run["status"] == "stopped" and "wait budget" in run["stopped_reason"]

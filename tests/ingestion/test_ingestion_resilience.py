@@ -1,0 +1,139 @@
+"""The crawl survives a fault storm and kill -9 with exactly the data of a clean run, and
+`lakehouse crawl` starts the emulator by itself when no credentials are set."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from ingestion_crawl_checks import snapshot
+
+from ingestion.crawl import emulator_endpoint, run_crawl
+from ingestion.mongodb import client
+from lakehouse.settings import REPO_ROOT
+
+
+def _seed_names(handle, n: int = 4) -> list[str]:
+    return [a.name for a in list(handle.catalogue.artists.values())[:n]]
+
+
+def _clean_reference(crawl_settings, emulator, mongo_db, seeds):
+    summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                        seeds=seeds)
+    assert summary.completed and not summary.artists_failed
+    return snapshot(mongo_db)
+
+
+def test_a_30_percent_429_and_5xx_storm_gives_the_same_data_as_a_clean_run(
+    crawl_settings, emulator, mongo_db, ferretdb
+):
+    seeds = _seed_names(emulator)
+    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    faults = emulator.config.faults
+    faults.rate_429, faults.rate_5xx, faults.seed = 0.15, 0.15, 3
+    storm_name = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        with client(ferretdb) as mongo:
+            storm_db = mongo[storm_name]
+            summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator),
+                                db=storm_db, seeds=seeds)
+            stormy = snapshot(storm_db)
+            mongo.drop_database(storm_name)
+    finally:
+        faults.rate_429 = faults.rate_5xx = 0.0
+    assert summary.completed and not summary.artists_failed
+    injected = emulator.state.stats.injected
+    assert summary.rate_limited == injected["429"] > 0
+    assert summary.server_errors == injected["500"] + injected["502"] + injected["503"] > 0
+    # About 30% of the storm run's requests failed, and every one was retried.
+    faulty = summary.rate_limited + summary.server_errors
+    assert 0.15 < faulty / summary.requests_total < 0.45
+    assert summary.retries >= summary.rate_limited + summary.server_errors
+    assert stormy == reference
+
+
+def _crawl_env(emulator, db_name: str, seed_file) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "SPOTIFY_CLIENT_ID": emulator.client_id,
+        "SPOTIFY_CLIENT_SECRET": emulator.client_secret,
+        "SPOTIFY_API_URL": emulator.api_url,
+        "SPOTIFY_TOKEN_URL": emulator.token_url,
+        "MONGODB_DATABASE": db_name,
+        "CRAWL_SEED_FILE": str(seed_file),
+        "CRAWL_CHUNK_ARTISTS": "2",
+        "CRAWL_ARTISTS_PER_RUN": "1000",
+    })
+    return env
+
+
+def test_kill_9_mid_crawl_then_rerun_gives_the_same_collections(
+    crawl_settings, emulator, mongo_db, ferretdb, tmp_path
+):
+    seeds = _seed_names(emulator)
+    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text("\n".join(seeds) + "\n", encoding="utf-8")
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    command = [sys.executable, "-m", "lakehouse.cli", "crawl", "--json"]
+    emulator.config.faults.rate_slow, emulator.config.faults.slow_s = 1.0, 0.03
+    with client(ferretdb) as mongo:
+        db = mongo[name]
+        try:
+            proc = subprocess.Popen(command, cwd=REPO_ROOT, env=_crawl_env(emulator, name,
+                                    seed_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 120
+            # Kill once some artists are done and more are still to come.
+            while time.monotonic() < deadline and proc.poll() is None:
+                if db.crawl_artists.count_documents({"status": "done"}) >= 2:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "the crawl finished before it could be killed"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            assert proc.returncode == -signal.SIGKILL
+            partial = snapshot(db)
+            assert 0 < len(partial["tracks"]) < len(reference["tracks"])
+            assert db.crawl_runs.find_one({})["status"] == "running"  # it never finished
+
+            emulator.config.faults.rate_slow = 0.0
+            rerun = subprocess.run(command, cwd=REPO_ROOT, env=_crawl_env(emulator, name,
+                                   seed_file), capture_output=True, text=True, timeout=300)
+            assert rerun.returncode == 0, rerun.stderr
+            summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+            assert summary["stopped_reason"] is None and not summary["artists_failed"]
+            assert snapshot(db) == reference
+            assert db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
+        finally:
+            emulator.config.faults.rate_slow = 0.0
+            mongo.drop_database(name)
+
+
+def test_cli_crawl_without_credentials_starts_the_emulator_and_says_so(ferretdb, tmp_path):
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text("Daft Punk\nBjörk\nNobody Of That Name At All\n", encoding="utf-8")
+    env = dict(os.environ, MONGODB_DATABASE=name, SPOTIFY_CLIENT_ID="",
+               SPOTIFY_CLIENT_SECRET="", CRAWL_ARTISTS_PER_RUN="2", COLUMNS="200")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lakehouse.cli", "crawl", "--seeds", str(seed_file),
+             "--emulator-artists", "8"],
+            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        assert "started the bundled emulator" in out and "8 artists" in out
+        assert "2 artists done" in out
+        assert "unresolved seed 'Nobody Of That Name At All'" in out
+        assert "API requests" in out and "MongoDB documents" in out
+        with client(ferretdb) as mongo:
+            assert mongo[name].artists.find_one({"name": "Björk"})["_source"] == "emulator"
+    finally:
+        with client(ferretdb) as mongo:
+            mongo.drop_database(name)
