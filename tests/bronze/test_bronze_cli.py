@@ -1,0 +1,101 @@
+"""`lakehouse export` and `lakehouse import-features` as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pymongo.database import Database
+from spotify_docs import BASE_TIME, documents
+
+from ingestion.bronze_tables import open_table
+from lakehouse.settings import Settings
+from lakehouse.supervisor import free_port
+
+CLI = str(Path(sys.executable).parent / "lakehouse")
+CSV = Path(__file__).with_name("tracks_dataset_sample.csv")
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **env},
+        timeout=300,
+    )
+
+
+def counts(stdout: str, entity: str) -> list[str]:
+    """read, exported, already in bronze, rejected, newly quarantined from the summary table."""
+    (line,) = [row for row in stdout.splitlines() if f" {entity} " in row]
+    return [cell.strip() for cell in line.split("│")[2:7]]
+
+
+@pytest.fixture
+def cli_env(bronze_settings: Settings) -> dict[str, str]:
+    return {
+        "MONGODB_DATABASE": bronze_settings.mongodb_database,
+        "LAKE_ROOT": bronze_settings.lake_root,
+        "FERRETDB_PORT": str(bronze_settings.ferretdb_port),
+    }
+
+
+def test_export_prints_a_summary_and_a_rerun_exports_nothing(
+    cli_env: dict[str, str], bronze_settings: Settings, mongo_db: Database
+) -> None:
+    mongo_db.albums.insert_many(documents("albums", 0, 12, BASE_TIME))
+    mongo_db.albums.insert_one({"_id": "no-stamp-album", "name": "x"})
+
+    first = run_cli("export", "--no-register", env=cli_env)
+
+    assert first.returncode == 0, first.stderr
+    assert counts(first.stdout, "albums") == ["13", "12", "0", "1", "1"]
+    assert "1 document(s) failed validation: see bronze.quarantine" in first.stdout
+    assert open_table(bronze_settings, "albums").to_pyarrow_table().num_rows == 12
+
+    again = run_cli("export", "--no-register", "--entity", "albums", env=cli_env)
+    assert again.returncode == 0, again.stderr
+    assert counts(again.stdout, "albums") == ["13", "0", "12", "1", "0"]
+
+
+def test_export_errors_name_the_problem_and_the_fix(cli_env: dict[str, str]) -> None:
+    wrong_entity = run_cli("export", "--no-register", "-e", "podcasts", env=cli_env)
+    assert wrong_entity.returncode == 1
+    assert "unknown entity podcasts; choose from artists, albums, tracks, audio_features" in (
+        wrong_entity.stderr
+    )
+
+    port = free_port()
+    no_mongo = run_cli("export", "--no-register", env={**cli_env, "FERRETDB_PORT": str(port)})
+    assert no_mongo.returncode == 1
+    assert f"MongoDB at mongodb://127.0.0.1:{port}/ failed during the export" in no_mongo.stderr
+    assert "lakehouse services up" in no_mongo.stderr
+    assert "Traceback" not in no_mongo.stderr
+
+
+def test_import_features_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = run_cli("import-features", str(CSV), "--no-register", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "tracks_dataset_sample.csv: 10 rows read, 8 imported, 0 already in bronze, 2 rejected"
+        " (2 newly quarantined)"
+    ) in done.stdout
+
+    missing = run_cli("import-features", str(tmp_path / "nope.csv"), env=cli_env)
+    assert missing.returncode == 1
+    assert "nope.csv does not exist or is not a file" in missing.stderr
+
+
+def test_register_without_a_thrift_server_keeps_the_data_and_says_what_to_do(
+    cli_env: dict[str, str], bronze_settings: Settings
+) -> None:
+    port = free_port()
+    result = run_cli("import-features", str(CSV), env={**cli_env, "THRIFT_PORT": str(port)})
+    assert result.returncode == 1
+    assert "the bronze data is written, but registering it failed" in result.stderr
+    assert f"not answering on 127.0.0.1:{port}" in result.stderr
+    assert open_table(bronze_settings, "imported_audio_features").to_pyarrow_table().num_rows == 8
