@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         "lake.gold", description="Dotted Dremio path of the folder holding the gold marts"
     )
 
+    # --- Streamlit app (app/) -----------------------------------------------------------------
+    app_host: str = Field("127.0.0.1", description="Address `lakehouse app` binds to")
+    app_port: int = Field(8501, description="Port of `lakehouse app`")
+    app_refresh_s: float = Field(
+        5.0, description="How often the app checks gold for a new Delta version (seconds)"
+    )
+
     @field_validator("data_dir", "spark_jars_dir", "ferretdb_bin", "crawl_seed_file", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
