@@ -11,7 +11,9 @@ say it is complete, so a kill at any point only means the next run redoes the ch
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from pymongo.database import Database
@@ -64,6 +66,28 @@ class _Chunk:
             self.failed.setdefault(artist_id, reason)
 
 
+class _Writer:
+    """One background thread that stores fetched chunks in order, so MongoDB writes overlap
+    the next chunk's requests; at most `max_in_flight` chunks wait (bounded memory)."""
+
+    def __init__(self, max_in_flight: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crawl-writer")
+        self._futures: deque[Future] = deque()
+        self._max = max_in_flight
+
+    def submit(self, fn: Callable[..., None], *args: object) -> None:
+        self._futures.append(self._pool.submit(fn, *args))
+        while len(self._futures) > self._max or (self._futures and self._futures[0].done()):
+            self._futures.popleft().result()  # re-raises a failed write here
+
+    def drain(self) -> None:
+        while self._futures:
+            self._futures.popleft().result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class Crawler:
     def __init__(self, api: SpotifyApi, db: Database, settings: Settings, crawl_id: str,
                  progress: ProgressCallback | None = None) -> None:
@@ -75,6 +99,9 @@ class Crawler:
         self.mode = EXTENDED
         self.features_reason: str | None = None  # why no features this run (None: available)
         self.fetched_artists: set[str] = set()
+        self.completed_albums: set[str] = set()  # this run, possibly not yet written
+        self.in_flight: set[str] = set()  # artists fetched, waiting for the writer
+        self.writer = _Writer()
 
     # ----------------------------------------------------------------------------------------
     def run(self, seeds: list[str], artists_per_run: int) -> CrawlSummary:
@@ -86,20 +113,54 @@ class Crawler:
             self._detect_mode()
             self._resolve_seeds(seeds)
             self._retry_artist_docs()
-            work = self.state.due(artists_per_run)
-            processed = 0
-            self.progress(Progress(len(work), 0, self.api.stats.total, "crawling"))
-            for chunk in _chunks(work, self.settings.crawl_chunk_artists):
-                self._crawl_chunk(_Chunk(chunk))
-                processed += len(chunk)
-                self.progress(Progress(len(work), processed, self.api.stats.total, "crawling"))
+            self._crawl_queue(artists_per_run)
+            self.writer.drain()
             status = "completed"
         except CrawlStopped as exc:
+            self.writer.drain()  # chunks fetched before the stop are still stored
             self.summary.stopped_reason = str(exc)
             status = "stopped"
         finally:
+            self.writer.shutdown()
             self._finish(started, status)
         return self.summary
+
+    def _crawl_queue(self, artists_per_run: int) -> None:
+        """Failed artists first (every run), then up to `artists_per_run` pending ones,
+        including artists discovered during this run."""
+        size = max(1, self.settings.crawl_chunk_artists)
+        retries = self.state.failed()
+        budget = max(0, artists_per_run)
+        processed = 0
+
+        def report() -> None:
+            left = min(budget, self.state.count("pending")) if budget else 0
+            total = max(processed + len(retries) + left - len(self.in_flight), processed)
+            self.progress(Progress(total, processed, self.api.stats.total, "crawling"))
+
+        report()
+        while retries:
+            chunk, retries = retries[:size], retries[size:]
+            self._crawl_chunk(_Chunk(chunk))
+            processed += len(chunk)
+            report()
+        while budget > 0:
+            chunk = self._next_pending(min(size, budget))
+            if not chunk:
+                self.writer.drain()  # discoveries may still be on their way to the queue
+                chunk = self._next_pending(min(size, budget))
+                if not chunk:
+                    break
+            self._crawl_chunk(_Chunk(chunk))
+            processed += len(chunk)
+            budget -= len(chunk)
+            report()
+
+    def _next_pending(self, limit: int) -> list[str]:
+        """Pending artists not already fetched and waiting for the writer."""
+        in_flight = set(self.in_flight)
+        candidates = self.state.pending(limit + len(in_flight))
+        return [a for a in candidates if a not in in_flight][:limit]
 
     def _finish(self, started: float, status: str) -> None:
         s, stats = self.summary, self.api.stats
@@ -140,9 +201,10 @@ class Crawler:
         try:
             self.api.audio_features([PROBE_TRACK_ID])
         except RequestFailed as exc:
-            if exc.status not in (403, 404):
-                raise CrawlStopped(f"could not probe audio features: {exc.reason}") from None
-            self.features_reason = f"audio features refused for this app ({exc.reason})"
+            # Only a refusal means "no features"; a transient failure leaves them to the
+            # per-batch calls, whose failures are recorded and retried.
+            if exc.status in (403, 404):
+                self.features_reason = f"audio features refused for this app ({exc.reason})"
 
     def _page_limit(self) -> int:
         limit = self.settings.crawl_page_limit
@@ -195,13 +257,20 @@ class Crawler:
 
     # -- one chunk ----------------------------------------------------------------------------
     def _crawl_chunk(self, chunk: _Chunk) -> None:
+        """Fetch one chunk, then hand its writes to the writer thread and go on fetching."""
         self._list_albums(chunk)
         self._fetch_albums(chunk)
         self._follow_track_pages(chunk)
         tracks = self._fetch_tracks(chunk)
         features, unavailable = self._fetch_features(chunk, tracks)
         artist_docs = self._fetch_artist_docs(chunk, tracks)
-        # Data first, then the markers that say it is complete (kill -9 safe).
+        self.completed_albums.update(a for a in chunk.albums if a in tracks)
+        self.in_flight.update(chunk.artists)
+        self.writer.submit(self._persist, chunk, tracks, features, unavailable, artist_docs)
+
+    def _persist(self, chunk: _Chunk, tracks: dict[str, list[dict]], features: list[dict],
+                 unavailable: dict[str, str], artist_docs: list[dict]) -> None:
+        """Writer thread. Data first, then the markers that say it is complete (kill -9 safe)."""
         self.store.upsert("artists", artist_docs)
         self.store.upsert("albums", list(chunk.albums.values()))
         self.store.upsert("tracks", [t for album in tracks.values() for t in album])
@@ -213,6 +282,7 @@ class Crawler:
         self.state.resolve_failures("album", complete.keys())
         self.summary.albums_completed += len(complete)
         self._settle_artists(chunk)
+        self.in_flight.difference_update(chunk.artists)
 
     def _list_albums(self, chunk: _Chunk) -> None:
         limit = self._page_limit()
@@ -231,7 +301,9 @@ class Crawler:
                 continue
             for album in items:
                 chunk.owners.setdefault(album["id"], set()).add(artist_id)
-        already = self.state.complete_albums(set(chunk.owners))
+        listed = set(chunk.owners)
+        already = (listed & self.completed_albums) | self.state.complete_albums(
+            listed - self.completed_albums)
         for album_id in already:  # complete from an earlier chunk or run: nothing to fetch
             chunk.owners.pop(album_id)
 

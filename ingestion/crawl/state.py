@@ -84,11 +84,14 @@ class CrawlState:
         ]
         return self.artists.bulk_write(ops, ordered=False).upserted_count
 
-    def due(self, pending_limit: int) -> list[str]:
-        """Failed artists (retried every run) first, then the next pending ones in queue order."""
-        failed = [d["_id"] for d in self.artists.find({"status": FAILED}).sort("seq", ASCENDING)]
-        pending = self.artists.find({"status": PENDING}).sort("seq", ASCENDING)
-        return failed + [d["_id"] for d in pending.limit(max(0, pending_limit))]
+    def failed(self) -> list[str]:
+        """Artists whose last attempt failed: retried on every run."""
+        return [d["_id"] for d in self.artists.find({"status": FAILED}).sort("seq", ASCENDING)]
+
+    def pending(self, limit: int) -> list[str]:
+        """The next pending artists in queue order (seeds and discoveries, first come first)."""
+        found = self.artists.find({"status": PENDING}).sort("seq", ASCENDING).limit(limit)
+        return [d["_id"] for d in found]
 
     def count(self, status: str) -> int:
         return self.artists.count_documents({"status": status})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,16 +49,20 @@ class DocumentStore:
         self.db, self.source, self.crawl_id = db, source, crawl_id
         self.counts = {name: WriteCounts() for name in ENTITY_COLLECTIONS}
         self._hashes: dict[str, dict[str, str | None]] = {}  # preloaded collections only
+        self._lock = threading.Lock()  # the crawl's fetcher and writer threads share the cache
 
     def _stored_hashes(self, collection: str, ids: list[str]) -> dict[str, str | None]:
         coll = self.db[collection]
-        if collection not in self._hashes and coll.estimated_document_count() <= PRELOAD_MAX_DOCS:
-            self._hashes[collection] = {
-                d["_id"]: d.get("_content_hash") for d in coll.find({}, {"_content_hash": 1})
-            }
-        cache = self._hashes.get(collection)
-        if cache is not None:
-            return {i: cache[i] for i in ids if i in cache}
+        with self._lock:
+            if collection not in self._hashes and (
+                coll.estimated_document_count() <= PRELOAD_MAX_DOCS
+            ):
+                self._hashes[collection] = {
+                    d["_id"]: d.get("_content_hash") for d in coll.find({}, {"_content_hash": 1})
+                }
+            cache = self._hashes.get(collection)
+            if cache is not None:
+                return {i: cache[i] for i in ids if i in cache}
         found = coll.find({"_id": {"$in": ids}}, {"_content_hash": 1})
         return {d["_id"]: d.get("_content_hash") for d in found}
 
@@ -92,9 +97,10 @@ class DocumentStore:
             }
             (replaces if doc_id in stored else inserts).append(document)
         self._write(coll, inserts, replaces)
-        if collection in self._hashes:
-            self._hashes[collection].update((d["_id"], d["_content_hash"]) for d in inserts)
-            self._hashes[collection].update((d["_id"], d["_content_hash"]) for d in replaces)
+        with self._lock:
+            if collection in self._hashes:
+                self._hashes[collection].update((d["_id"], d["_content_hash"]) for d in inserts)
+                self._hashes[collection].update((d["_id"], d["_content_hash"]) for d in replaces)
         self.counts[collection].add(counts)
         return counts
 
