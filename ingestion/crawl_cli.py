@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -123,7 +122,7 @@ def crawl(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Crawl Spotify into MongoDB (the emulator when no credentials are set), incrementally."""
-    from ingestion.crawl import SeedFileError, run_crawl, spotify_endpoint
+    from ingestion.crawl import SeedFileError, crawl_endpoint, run_crawl
     from ingestion.mongodb import is_healthy
     from lakehouse.settings import get_settings
 
@@ -135,14 +134,10 @@ def crawl(
             f"MongoDB is not reachable at {settings.mongodb_display}: start it with "
             "`lakehouse services up --only ferretdb` or set MONGODB_URI"
         )
-    with ExitStack() as stack:
-        if settings.has_spotify_credentials:
-            endpoint = spotify_endpoint(settings)
-            _say(as_json, f"Crawling {settings.spotify_api_url} with the configured credentials.")
-        else:
-            endpoint = stack.enter_context(
-                _emulator_endpoint(settings, emulator_artists, emulator_mode, as_json)
-            )
+    announce = (lambda _message: None) if as_json else _say
+    with crawl_endpoint(
+        settings, emulator_artists=emulator_artists, emulator_mode=emulator_mode, announce=announce
+    ) as endpoint:
         try:
             summary = _run_with_progress(
                 run_crawl, settings, endpoint, seeds, artists_per_run, as_json
@@ -157,60 +152,8 @@ def crawl(
         raise typer.Exit(EXIT_STOPPED)
 
 
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        console.print(message, highlight=False)
-
-
-@contextmanager
-def _emulator_endpoint(
-    settings: Settings, n_artists: int | None, mode: str | None, quiet: bool
-) -> Iterator[ApiEndpoint]:
-    """An emulator already listening on EMULATOR_PORT, else a new one for this crawl."""
-    import requests
-
-    from ingestion.crawl import ApiEndpoint, emulator_endpoint
-    from ingestion.emulator import EmulatorConfig, running_emulator
-    from ingestion.emulator.server import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-    from lakehouse.supervisor import port_is_free
-
-    base = f"http://{settings.emulator_host}:{settings.emulator_port}"
-    try:
-        running = requests.get(f"{base}/_emulator/health", timeout=1).ok
-    except requests.RequestException:
-        running = False
-    if running:
-        _say(quiet, f"No Spotify credentials: crawling the emulator already running at {base}.")
-        yield ApiEndpoint(
-            f"{base}/v1/",
-            f"{base}/api/token",
-            EMULATOR_CLIENT_ID,
-            EMULATOR_CLIENT_SECRET,
-            "emulator",
-        )
-        return
-    config = EmulatorConfig(
-        mode=mode or settings.emulator_mode,
-        rate_limit=settings.emulator_rate_limit,
-        rate_window_s=settings.emulator_rate_window_s,
-    )
-    port = settings.emulator_port
-    port = port if port_is_free(settings.emulator_host, port) else 0
-    size = n_artists or settings.emulator_artists
-    with running_emulator(
-        config=config,
-        n_artists=size,
-        seed=settings.emulator_seed,
-        host=settings.emulator_host,
-        port=port,
-    ) as handle:
-        _say(
-            quiet,
-            "No Spotify credentials (SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET unset): "
-            f"started the bundled emulator at {handle.base_url} ({size} artists, "
-            f"{config.mode} mode).",
-        )
-        yield emulator_endpoint(handle)
+def _say(message: str) -> None:
+    console.print(message, highlight=False)
 
 
 def _run_with_progress(

@@ -7,23 +7,21 @@ or use `lakehouse crawl`, which starts one.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pymongo.database import Database
 
 from ingestion.crawl.api_client import ApiEndpoint, CrawlStopped, RequestFailed, SpotifyApi
+from ingestion.crawl.endpoints import crawl_endpoint, emulator_endpoint, spotify_endpoint
 from ingestion.crawl.pipeline import Crawler, Progress, ProgressCallback
 from ingestion.crawl.seeds import SeedFileError, read_seed_file
 from ingestion.crawl.summary import CrawlSummary
 from lakehouse.settings import Settings
 
-if TYPE_CHECKING:
-    from ingestion.emulator import EmulatorHandle
-
-OFFICIAL_API_HOST = "api.spotify.com"
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiEndpoint",
@@ -32,33 +30,12 @@ __all__ = [
     "Progress",
     "RequestFailed",
     "SeedFileError",
+    "crawl_endpoint",
     "emulator_endpoint",
     "new_crawl_id",
     "run_crawl",
     "spotify_endpoint",
 ]
-
-
-def spotify_endpoint(settings: Settings) -> ApiEndpoint:
-    """The configured Spotify API (needs SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET)."""
-    if not settings.has_spotify_credentials:
-        raise ValueError(
-            "no Spotify credentials: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET in .env, "
-            "or crawl the emulator (`lakehouse crawl` starts it when they are unset)"
-        )
-    source = "spotify" if OFFICIAL_API_HOST in settings.spotify_api_url else "emulator"
-    return ApiEndpoint(
-        api_url=settings.spotify_api_url,
-        token_url=settings.spotify_token_url,
-        client_id=settings.spotify_client_id.get_secret_value(),
-        client_secret=settings.spotify_client_secret.get_secret_value(),
-        source=source,
-    )
-
-
-def emulator_endpoint(handle: EmulatorHandle) -> ApiEndpoint:
-    return ApiEndpoint(handle.api_url, handle.token_url, handle.client_id, handle.client_secret,
-                       "emulator")
 
 
 def new_crawl_id() -> str:
@@ -78,14 +55,19 @@ def run_crawl(
 ) -> CrawlSummary:
     """Run one incremental crawl and return what it did.
 
-    endpoint: where to crawl (default: Spotify from settings; raises without credentials).
+    endpoint: where to crawl (default: Spotify when SPOTIFY_CLIENT_ID/SECRET are set, else
+    the emulator on EMULATOR_PORT if one runs, else an in-process emulator for this call).
     db: the MongoDB database (default: MONGODB_DATABASE on the configured server).
     seeds / seed_file: seed entries (default: CRAWL_SEED_FILE). Already resolved seeds cost
     nothing on later runs. artists_per_run: pending artists taken (default
     CRAWL_ARTISTS_PER_RUN), failed ones are retried on top.
     """
-    endpoint = endpoint or spotify_endpoint(settings)
     entries = seeds if seeds is not None else read_seed_file(seed_file or settings.crawl_seed_file)
+    if endpoint is None:  # Spotify with credentials, else the bundled emulator
+        with crawl_endpoint(settings, announce=log.info) as default:
+            return run_crawl(settings, endpoint=default, db=db, seeds=entries,
+                             artists_per_run=artists_per_run, crawl_id=crawl_id,
+                             progress=progress)
     crawl_id = crawl_id or new_crawl_id()
     if db is None:
         from ingestion.mongodb import database
@@ -93,4 +75,5 @@ def run_crawl(
         db = database(settings)
     api = SpotifyApi(endpoint, settings)
     per_run = settings.crawl_artists_per_run if artists_per_run is None else artists_per_run
+    log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
     return Crawler(api, db, settings, crawl_id, progress).run(entries, per_run)

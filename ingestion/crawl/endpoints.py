@@ -1,19 +1,44 @@
-"""Where a crawl goes: Spotify when credentials are set, otherwise the bundled emulator.
-
-Shared by `lakehouse crawl` and the Prefect flows, so both pick the same endpoint the same way.
-"""
+"""Where a crawl goes: Spotify when credentials are set, otherwise the bundled emulator (one
+already listening on EMULATOR_HOST:EMULATOR_PORT, or a new in-process one for the crawl)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from ingestion.crawl import ApiEndpoint, emulator_endpoint, spotify_endpoint
+import requests
+
+from ingestion.crawl.api_client import ApiEndpoint
 from lakehouse.settings import Settings
 
+if TYPE_CHECKING:
+    from ingestion.emulator import EmulatorHandle
 
-def _noop(_message: str) -> None:
-    return None
+OFFICIAL_API_HOST = "api.spotify.com"
+
+
+def spotify_endpoint(settings: Settings) -> ApiEndpoint:
+    """The configured Spotify API (needs SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET)."""
+    if not settings.has_spotify_credentials:
+        raise ValueError(
+            "no Spotify credentials: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET in .env, "
+            "or crawl the emulator (`lakehouse crawl` starts it when they are unset)"
+        )
+    # A SPOTIFY_API_URL other than Spotify's (e.g. a standalone emulator) is labelled as such.
+    source = "spotify" if OFFICIAL_API_HOST in settings.spotify_api_url else "emulator"
+    return ApiEndpoint(
+        api_url=settings.spotify_api_url,
+        token_url=settings.spotify_token_url,
+        client_id=settings.spotify_client_id.get_secret_value(),
+        client_secret=settings.spotify_client_secret.get_secret_value(),
+        source=source,
+    )
+
+
+def emulator_endpoint(handle: EmulatorHandle) -> ApiEndpoint:
+    return ApiEndpoint(handle.api_url, handle.token_url, handle.client_id, handle.client_secret,
+                       "emulator")
 
 
 @contextmanager
@@ -22,22 +47,13 @@ def crawl_endpoint(
     *,
     emulator_artists: int | None = None,
     emulator_mode: str | None = None,
-    say: Callable[[str], None] = _noop,
+    announce: Callable[[str], None] = lambda _message: None,
 ) -> Iterator[ApiEndpoint]:
-    """Spotify with the configured credentials; else an emulator already listening on
-    EMULATOR_PORT; else a new in-process emulator for the duration of the block."""
+    """Spotify with credentials; else a running emulator on EMULATOR_PORT; else a new one."""
     if settings.has_spotify_credentials:
-        say(f"Crawling {settings.spotify_api_url} with the configured credentials.")
+        announce(f"Crawling {settings.spotify_api_url} with the configured credentials.")
         yield spotify_endpoint(settings)
         return
-    yield from _emulator(settings, emulator_artists, emulator_mode, say)
-
-
-def _emulator(
-    settings: Settings, n_artists: int | None, mode: str | None, say: Callable[[str], None]
-) -> Iterator[ApiEndpoint]:
-    import requests
-
     from ingestion.emulator import EmulatorConfig, running_emulator
     from ingestion.emulator.server import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
     from lakehouse.supervisor import port_is_free
@@ -48,33 +64,19 @@ def _emulator(
     except requests.RequestException:
         running = False
     if running:
-        say(f"No Spotify credentials: crawling the emulator already running at {base}.")
-        yield ApiEndpoint(
-            f"{base}/v1/",
-            f"{base}/api/token",
-            EMULATOR_CLIENT_ID,
-            EMULATOR_CLIENT_SECRET,
-            "emulator",
-        )
+        announce(f"No Spotify credentials: crawling the emulator already running at {base}.")
+        yield ApiEndpoint(f"{base}/v1/", f"{base}/api/token", EMULATOR_CLIENT_ID,
+                          EMULATOR_CLIENT_SECRET, "emulator")
         return
-    config = EmulatorConfig(
-        mode=mode or settings.emulator_mode,
-        rate_limit=settings.emulator_rate_limit,
-        rate_window_s=settings.emulator_rate_window_s,
-    )
+    config = EmulatorConfig(mode=emulator_mode or settings.emulator_mode,
+                            rate_limit=settings.emulator_rate_limit,
+                            rate_window_s=settings.emulator_rate_window_s)
     port = settings.emulator_port
     port = port if port_is_free(settings.emulator_host, port) else 0
-    size = n_artists or settings.emulator_artists
-    with running_emulator(
-        config=config,
-        n_artists=size,
-        seed=settings.emulator_seed,
-        host=settings.emulator_host,
-        port=port,
-    ) as handle:
-        say(
-            "No Spotify credentials (SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET unset): "
-            f"started the bundled emulator at {handle.base_url} ({size} artists, "
-            f"{config.mode} mode)."
-        )
+    size = emulator_artists or settings.emulator_artists
+    with running_emulator(config=config, n_artists=size, seed=settings.emulator_seed,
+                          host=settings.emulator_host, port=port) as handle:
+        announce("No Spotify credentials (SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET unset): "
+                 f"started the bundled emulator at {handle.base_url} ({size} artists, "
+                 f"{config.mode} mode).")
         yield emulator_endpoint(handle)

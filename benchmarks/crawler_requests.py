@@ -1,0 +1,222 @@
+"""Benchmark: API requests per 1,000 tracks, this crawler vs the seed project's request pattern,
+plus the sustained request rate under the emulator's rate limit and data completeness.
+
+Same emulator catalogue for both (EMULATOR seed 42, --artists, extended mode), every artist
+given by name. The seed pattern is: search, artist albums (one page, no paging), albums batch of
+20, album tracks one request per album, tracks batch of 50, features batch of 100.
+
+Our crawler runs against a standalone emulator process (`lakehouse emulator`) with a rolling-
+window rate limit, on a private FerretDB started for the run. Results:
+benchmarks/results/crawler_requests.{json,md}.
+
+    .venv/bin/python benchmarks/crawler_requests.py [--artists 200] [--rate-limit 150 --window 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def seed_pattern(handle, names: list[str]) -> dict:
+    """The seed project's requests, against an unlimited in-process emulator."""
+    import spotipy
+    from spotipy.cache_handler import MemoryCacheHandler
+    from spotipy.oauth2 import SpotifyClientCredentials
+
+    auth = SpotifyClientCredentials(handle.client_id, handle.client_secret,
+                                    cache_handler=MemoryCacheHandler())
+    auth.OAUTH_TOKEN_URL = handle.token_url
+    sp = spotipy.Spotify(auth_manager=auth, retries=0)
+    sp.prefix = handle.api_url
+    requests = 0
+    tracks: dict[str, dict] = {}
+    for name in names:
+        hit = sp.search(q=name, type="artist", limit=1)["artists"]["items"][0]
+        albums = sp.artist_albums(hit["id"], limit=20)["items"]  # no paging
+        requests += 2
+        album_ids = [a["id"] for a in albums]
+        track_ids: list[str] = []
+        for start in range(0, len(album_ids), 20):
+            sp.albums(album_ids[start : start + 20])
+            requests += 1
+        for album_id in album_ids:
+            track_ids += [t["id"] for t in sp.album_tracks(album_id)["items"]]  # first page
+            requests += 1
+        for start in range(0, len(track_ids), 50):
+            for track in sp.tracks(track_ids[start : start + 50])["tracks"]:
+                tracks[track["id"]] = track
+            requests += 1
+        for start in range(0, len(track_ids), 100):
+            sp._get("audio-features/?ids=" + ",".join(track_ids[start : start + 100]))
+            requests += 1
+    return {"requests": requests, "tracks": len(tracks)}
+
+
+def start_emulator(artists: int, port: int, rate_limit: int, window: float) -> subprocess.Popen:
+    command = [sys.executable, "-m", "lakehouse.cli", "emulator", "--artists", str(artists),
+               "--port", str(port), "--rate-limit", str(rate_limit), "--window", str(window)]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    import requests
+
+    for _ in range(300):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the emulator did not start")
+
+
+def completeness(db, cat) -> dict:
+    expected_tracks = set(cat.tracks)
+    stored = {d["_id"]: [a["id"] for a in d["artists"]] for d in db.tracks.find({}, {"artists": 1})}
+    wrong_credits = sum(stored[t] != cat.tracks[t].artist_ids for t in stored)
+    return {
+        "catalogue_tracks": len(expected_tracks),
+        "stored_tracks": len(stored),
+        "lost_tracks": len(expected_tracks - set(stored)),
+        "lost_albums": len(set(cat.albums) - {d["_id"] for d in db.albums.find({}, {"_id": 1})}),
+        "lost_artists": len(set(cat.artists)
+                            - {d["_id"] for d in db.artists.find({}, {"_id": 1})}),
+        "tracks_with_wrong_credits": wrong_credits,
+        "multi_artist_tracks": sum(len(a) > 1 for a in stored.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--artists", type=int, default=200)
+    parser.add_argument("--rate-limit", type=int, default=150)
+    parser.add_argument("--window", type=float, default=30.0)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
+    from lakehouse.supervisor import free_port
+
+    os.environ.update({"DATA_DIR": str(tmp / "data"), "FERRETDB_PORT": str(free_port()),
+                       "MONGODB_URI": "", "MONGODB_DATABASE": "bench",
+                       "SPOTIFY_CLIENT_ID": "", "SPOTIFY_CLIENT_SECRET": ""})
+    from ingestion.crawl import ApiEndpoint, run_crawl
+    from ingestion.emulator import generate_catalogue, running_emulator
+    from ingestion.emulator.server import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+    from ingestion.mongodb import database
+    from lakehouse import services
+    from lakehouse.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings().model_copy(update={"crawl_artists_per_run": 100_000})
+    cat = generate_catalogue(args.artists, settings.emulator_seed)
+    names = [a.name for a in cat.artists.values()]
+
+    with running_emulator(cat) as handle:
+        seed = seed_pattern(handle, names)
+
+    (ferret,) = services.select(settings, ["ferretdb"])
+    services.start(ferret)
+    port = free_port()
+    emulator = start_emulator(args.artists, port, args.rate_limit, args.window)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        endpoint = ApiEndpoint(f"{base}/v1/", f"{base}/api/token", EMULATOR_CLIENT_ID,
+                               EMULATOR_CLIENT_SECRET, "emulator")
+        db = database(settings)
+        db.client.drop_database("bench")
+        summary = run_crawl(settings, endpoint=endpoint, db=db, seeds=names)
+        data = completeness(db, cat)
+        db.client.drop_database("bench")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        services.stop(ferret)
+
+    allowed = args.rate_limit / args.window
+    accepted = summary.requests_total - summary.rate_limited
+    ours_per_k = 1000 * summary.requests_total / max(1, data["stored_tracks"])
+    seed_per_k = 1000 * seed["requests"] / max(1, seed["tracks"])
+    result = {
+        "catalogue": {"artists": args.artists, "albums": len(cat.albums),
+                      "tracks": len(cat.tracks), "seed": settings.emulator_seed,
+                      "mode": "extended"},
+        "seed_pattern": {**seed, "requests_per_1000_tracks": round(seed_per_k, 1),
+                         "track_coverage": round(seed["tracks"] / len(cat.tracks), 4)},
+        "crawler": {
+            "requests": summary.requests_total,
+            "requests_by_endpoint": summary.requests_by_endpoint,
+            "rate_limited_429": summary.rate_limited,
+            "requests_per_1000_tracks": round(ours_per_k, 1),
+            "elapsed_s": summary.elapsed_s,
+            "waited_s": summary.waited_s,
+            **data,
+        },
+        "ratio_vs_seed": round(ours_per_k / seed_per_k, 3),
+        "rate": {
+            "allowed_per_s": allowed,
+            "rate_limit": f"{args.rate_limit} per {args.window:g}s rolling window",
+            "sustained_per_s": round(accepted / summary.elapsed_s, 3),
+            "sustained_share_of_allowed": round(accepted / summary.elapsed_s / allowed, 3),
+            # Without the first window's free burst: a conservative steady-state figure.
+            "steady_share_of_allowed": round(
+                (accepted - args.rate_limit) / summary.elapsed_s / allowed, 3),
+        },
+        "targets": {
+            "at_most_one_third_of_seed_requests": ours_per_k <= seed_per_k / 3,
+            "zero_lost_items": data["lost_tracks"] == data["lost_albums"] == 0
+            and data["lost_artists"] == 0 and data["tracks_with_wrong_credits"] == 0,
+            "rate_at_least_90_percent": (accepted - args.rate_limit) / summary.elapsed_s
+            >= 0.9 * allowed,
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "crawler_requests.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "crawler_requests.md").write_text(render_markdown(result))
+    print(json.dumps(result, indent=2))
+
+
+def render_markdown(r: dict) -> str:
+    c, s, rate = r["crawler"], r["seed_pattern"], r["rate"]
+    cat = r["catalogue"]
+    coverage = f"{s['track_coverage']:.1%} of catalogue"
+    seed_k = s["requests_per_1000_tracks"]
+    return f"""# Crawler requests benchmark
+
+Emulator catalogue: {cat['artists']} artists, {cat['albums']} albums, {cat['tracks']} tracks
+(seed {cat['seed']}, {cat['mode']} mode); every artist given by name.
+
+| | requests | tracks obtained | requests / 1,000 tracks |
+|---|---|---|---|
+| seed project's pattern | {s['requests']} | {s['tracks']} ({coverage}) | {seed_k} |
+| this crawler | {c['requests']} | {c['stored_tracks']} | {c['requests_per_1000_tracks']} |
+
+Ratio: **{r['ratio_vs_seed']:.3f}** of the seed's requests per track (target <= 0.333).
+
+Completeness: lost tracks {c['lost_tracks']}, lost albums {c['lost_albums']}, lost artists
+{c['lost_artists']}, tracks whose artist credits differ from the catalogue
+{c['tracks_with_wrong_credits']} ({c['multi_artist_tracks']} tracks have several artists).
+
+Rate limit {rate['rate_limit']} = {rate['allowed_per_s']:.2f} req/s allowed. The crawl took
+{c['elapsed_s']:.1f} s ({c['waited_s']:.1f} s waiting on Retry-After, {c['rate_limited_429']}
+429 answers): sustained {rate['sustained_per_s']:.2f} req/s =
+**{rate['sustained_share_of_allowed']:.1%}** of the allowed rate
+({rate['steady_share_of_allowed']:.1%} without the first window's burst).
+
+Requests by endpoint: {json.dumps(c['requests_by_endpoint'])}
+
+Targets: {json.dumps(r['targets'])}
+"""
+
+
+if __name__ == "__main__":
+    main()
