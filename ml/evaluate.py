@@ -147,8 +147,9 @@ def _seed_score(
     seed = SeedRecommender(table)
     extra = int(np.bincount(song_key).max())  # room for the query's other versions
     neighbours = np.vstack([
-        seed.neighbours(queries[i : i + 256], k + extra)
-        for i in range(0, len(queries), 256)
+        # 32 queries at a time: sklearn holds a float64 (32 x catalogue) distance block
+        seed.neighbours(queries[i : i + 32], k + extra)
+        for i in range(0, len(queries), 32)
     ])
     answers = dict(zip(queries.tolist(), neighbours, strict=True))
     value = _mean_precision(lookup, queries, lambda q: _filtered(q, answers[q], song_key, k), k)

@@ -229,7 +229,11 @@ def _genre_block(table: pa.Table, config: FeatureConfig, builder: _Builder, note
     tfidf = TfidfTransformer().fit_transform(multi_hot)  # rows L2-normalised
     if len(vocabulary) > config.genre_dims:
         svd = TruncatedSVD(n_components=config.genre_dims, random_state=0)
-        dense = normalize(svd.fit_transform(tfidf))
+        # Fit on a sample (the genre vocabulary's structure shows in 100k rows), project all.
+        rows = tfidf.shape[0]
+        sample = np.random.default_rng(0).choice(rows, size=min(rows, 100_000), replace=False)
+        svd.fit(tfidf[np.sort(sample)])
+        dense = normalize(svd.transform(tfidf)).astype(np.float32)
         notes.append(
             f"genres: TF-IDF over {len(vocabulary)} genres reduced to {config.genre_dims} dims"
             f" (explained variance {svd.explained_variance_ratio_.sum():.2f})"

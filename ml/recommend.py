@@ -78,11 +78,14 @@ class Catalogue:
     table: pa.Table
     song_key: np.ndarray
     artist_code: np.ndarray
+    id_order: np.ndarray  # rows sorted by track_id (binary search instead of a 1M-entry dict)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> Catalogue:
         table = table.select(list(CATALOGUE_COLUMNS))
-        return cls(table, song_keys(table), artist_codes(table))
+        ids = table.column("track_id").to_numpy(zero_copy_only=False)
+        order = np.argsort(ids, kind="stable").astype(np.int64)
+        return cls(table, song_keys(table), artist_codes(table), order)
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -102,8 +105,8 @@ class Recommender:
         self.blocks = blocks
         self.searchable = searchable
         self.manifest = manifest or {}
-        ids = catalogue.table.column("track_id").to_pylist()
-        self.row_of: dict[str, int] = {track_id: row for row, track_id in enumerate(ids)}
+        ids = catalogue.table.column("track_id").to_numpy(zero_copy_only=False)
+        self._sorted_ids = ids[catalogue.id_order]
         self._block_starts = np.array([b.start for b in blocks], dtype=np.int64)
         table = catalogue.table
         self._display = table.select(["track_id", "track_name", "artist_names", "album_name"])
@@ -129,15 +132,26 @@ class Recommender:
         return len(self.catalogue)
 
     # --- lookup -------------------------------------------------------------------------------
+    def __contains__(self, track_id: object) -> bool:
+        return self._find(track_id) is not None
+
+    def _find(self, track_id: object) -> int | None:
+        if not isinstance(track_id, str):
+            return None
+        position = int(np.searchsorted(self._sorted_ids, track_id))
+        if position < len(self._sorted_ids) and self._sorted_ids[position] == track_id:
+            return int(self.catalogue.id_order[position])
+        return None
+
     def row(self, track_id: str) -> int:
-        try:
-            return self.row_of[track_id]
-        except KeyError:
+        row = self._find(track_id)
+        if row is None:
             raise UnknownTrackError(
                 f"Unknown track id {track_id!r}: it is not in the catalogue this recommender was"
                 f" trained on ({len(self)} tracks). Check the id, or retrain (`lakehouse train`)"
                 " after the track reached gold."
-            ) from None
+            )
+        return row
 
     # --- search -------------------------------------------------------------------------------
     def similar_rows(

@@ -68,7 +68,7 @@ def test_retraining_adds_a_version_and_moves_latest(lake_settings, write_gold):
     assert read_manifest(lake_settings).version == second.version
     assert second.manifest["gold_tables"]["gold.mart_recommender_features"]["delta_version"] == 1
     # The old version stays loadable and answers from its own catalogue.
-    assert "j3" not in load_recommender(lake_settings, first.version).row_of
+    assert "j3" not in load_recommender(lake_settings, first.version)
     assert load_recommender(lake_settings).recommend("j1", k=1)[0].track_id == "j3"
 
 
