@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import track
+from ml_catalogues import track
 
 from ml.artifact import ArtifactError, load_recommender, models_dir, read_manifest, versions
 from ml.gold_reader import GoldReadError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import track
+from ml_catalogues import track
 from typer.testing import CliRunner
 
 from lakehouse.settings import get_settings

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import mart, track
+from ml_catalogues import mart, track
 
 from ml.evaluate import GenreLookup, evaluate, evaluate_table
 from ml.synthetic_catalogue import synthetic_catalogue

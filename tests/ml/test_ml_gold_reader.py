@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import track
+from ml_catalogues import track
 from pydantic import SecretStr
 
 from lakehouse.supervisor import free_port

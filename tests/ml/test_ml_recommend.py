@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import mart, track
+from ml_catalogues import mart, track
 
 from ml.features import FeatureConfig, FeatureError
 from ml.recommend import TrackNotSearchableError, UnknownTrackError
