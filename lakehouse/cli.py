@@ -36,6 +36,7 @@ COMPONENT_CLIS: list[str] = [
     "ml.cli",
     "quality.cli",
     "orchestration.cli",
+    "app.cli",
 ]
 
 
