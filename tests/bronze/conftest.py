@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +20,63 @@ def bronze_settings(ferretdb: Settings, mongo_db: Database, tmp_path: Path) -> S
     return ferretdb.model_copy(
         update={"mongodb_database": mongo_db.name, "lake_root": str(tmp_path / "lake")}
     )
+
+
+# --- a single-node HDFS (hadoop-minicluster from Maven Central jars) ------------------------------
+HDFS_DIR = Path(__file__).with_name("hdfs")
+HDFS_JARS = HDFS_DIR / "jars"
+FETCH_HDFS_JARS = "mvn -q -B -f tests/bronze/hdfs/pom.xml dependency:copy-dependencies"
+# Java 17 needs these for Hadoop 3.4 (HADOOP-19310).
+JAVA_OPENS = [
+    f"--add-opens=java.base/{package}=ALL-UNNAMED"
+    for package in (
+        "java.lang", "java.lang.reflect", "java.util", "java.util.concurrent", "java.nio",
+        "sun.nio.ch", "java.net", "java.io",
+    )
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def hdfs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """hdfs://127.0.0.1:PORT of a one-datanode HDFS started for the session (~30 s)."""
+    if not any(HDFS_JARS.glob("hadoop-minicluster-*.jar")):
+        pytest.skip(f"HDFS test cluster jars missing: run `{FETCH_HDFS_JARS}` (scripts/setup.sh)")
+    from lakehouse.supervisor import free_port
+
+    work = tmp_path_factory.mktemp("hdfs")
+    details = work / "details.json"
+    port = free_port()
+    local = "127.0.0.1:0"
+    conf = {
+        "dfs.replication": "1",
+        "dfs.permissions.enabled": "false",
+        "dfs.namenode.rpc-bind-host": "127.0.0.1",
+        "dfs.namenode.http-address": local,
+        "dfs.datanode.address": local,
+        "dfs.datanode.http.address": local,
+        "dfs.datanode.ipc.address": local,
+    }
+    command = [
+        "java", "-Xmx512m", *JAVA_OPENS, f"-Dtest.build.data={work / 'data'}",
+        "-cp", f"{HDFS_JARS}/*", "org.apache.hadoop.test.MiniDFSClusterManager",
+        "-format", "-nnport", str(port), "-httpport", "0", "-datanodes", "1",
+        "-writeDetails", str(details),
+        *[arg for key, value in conf.items() for arg in ("-D", f"{key}={value}")],
+    ]  # fmt: skip
+    log = (work / "hdfs.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    try:
+        deadline = time.monotonic() + 120
+        while not (details.exists() and details.stat().st_size):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"HDFS did not start; see {work / 'hdfs.log'}")
+            time.sleep(0.5)
+        yield f"hdfs://127.0.0.1:{json.loads(details.read_text())['namenode_port']}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
