@@ -114,7 +114,8 @@ def top_artists(mart: pd.DataFrame | None, filters: Filters, n: int = 20) -> pd.
     frame = mart
     if filters.by_genre:
         wanted = set(filters.genres)
-        frame = frame[frame["genres"].map(lambda g: bool(wanted.intersection(g or [])))]
+        frame = frame[frame["genres"].map(
+            lambda g: g is not None and bool(wanted.intersection(list(g))))]
     for metric in ("popularity", "followers", "track_count"):
         if frame[metric].notna().any():
             chosen = frame[frame[metric].notna()].nlargest(n, metric)

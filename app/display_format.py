@@ -66,3 +66,8 @@ _MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()#+-.!|~<>$:"
 def md(text: object) -> str:
     """Catalogue text made literal for Streamlit's Markdown (names like "*NSYNC" or "[x]")."""
     return str(text if text is not None else "").translate(_MARKDOWN_SPECIAL)
+
+
+def code(text: object) -> str:
+    """Text as a Markdown code span (backslash escapes do not work inside one)."""
+    return "`" + str(text if text is not None else "").replace("`", "'").replace("\n", " ") + "`"

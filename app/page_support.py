@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import cached_data
 from app.catalogue import Catalogue
-from app.display_format import md
+from app.display_format import code, md
 from app.gold_contract import GoldContractError
 from lakehouse.settings import get_settings
 
@@ -46,7 +46,7 @@ def missing_entity(kind: str, entity_id: str | None) -> None:
         st.info(f"No {kind} chosen: find one with the search.")
     else:
         st.error(
-            f"No {kind} with id `{md(entity_id)}` in the published catalogue. It may not have"
+            f"No {kind} with id {code(entity_id)} in the published catalogue. It may not have"
             " been crawled yet, or the link is wrong.")
     st.page_link(SEARCH, label="Go to search", icon="🔎")
     st.stop()

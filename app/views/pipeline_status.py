@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from app import cached_data, pipeline_records
-from app.display_format import age, md, timestamp
+from app.display_format import age, code, md, timestamp
 from lakehouse.settings import get_settings
 
 settings = get_settings()
@@ -26,7 +26,7 @@ else:
     st.markdown(f"{icon} Last run **{md(last.status)}**, started {timestamp(last.started_at)}"
                 f" ({age(last.started_at)}).")
     if last.status == "failed":
-        st.error(f"Failed at stage `{md(last.failed_stage or '?')}`: {md(last.error or '')}")
+        st.error(f"Failed at stage {code(last.failed_stage or '?')}: {md(last.error or '')}")
     st.dataframe(pipeline_records.runs_frame(records.runs), hide_index=True, width="stretch")
     stages = pipeline_records.stages_frame(last)
     if not stages.empty:
@@ -51,7 +51,7 @@ else:
         st.success(f"Last audit passed ({audit.expectations_evaluated} expectations,"
                    f" {timestamp(audit.finished_at)}): gold was published.")
     else:
-        st.error(f"Last audit FAILED at `{md(audit.failed_stage or '?')}`"
+        st.error(f"Last audit FAILED at {code(audit.failed_stage or '?')}"
                  f" ({timestamp(audit.finished_at)}): gold was not published.")
         for failure in audit.failures[:20]:
             st.markdown(f"- {md(failure)}")

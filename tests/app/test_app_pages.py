@@ -1,0 +1,202 @@
+"""Every page of the app through Streamlit's AppTest, on the published test catalogue."""
+
+from __future__ import annotations
+
+import pytest
+from app_catalogue import INTERLUDES, write_gold
+from streamlit.testing.v1 import AppTest
+
+from app import gold_tables
+
+pytestmark = pytest.mark.usefixtures("gold_lake")
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [element.value for element in getattr(at, kind)]
+
+
+def links(at: AppTest) -> list[tuple[str, str]]:
+    """(label, page url with query) of the page links on the page."""
+    return [(link.proto.label, link.proto.page + "?" + link.proto.query_string)
+            for link in at.get("page_link")]
+
+
+def search(at: AppTest, query: str, kind: str = "Tracks") -> AppTest:
+    at.radio(key="kind").set_value(kind)
+    at.text_input(key="query").input(query)
+    return at.run()
+
+
+def test_search_is_the_start_page_with_popular_tracks(open_page):
+    at = open_page()
+    assert texts(at, "title") == ["Search the catalogue"]
+    assert "43 tracks, 9 artists and 7 albums in the catalogue." in texts(at, "caption")
+    labels = [label for label, _ in links(at)]
+    assert labels[0].startswith("Get Lucky")  # popularity 88, the catalogue's most popular
+    assert labels[1] == "Formation"
+
+
+def test_search_tracks_accent_insensitive_with_links(open_page):
+    at = search(open_page(), "bjork")
+    assert "3 tracks found · page 1 of 1" in texts(at, "caption")
+    found = links(at)
+    assert [label for label, _ in found] == ["Jóga", "Bachelorette", "Hunter"]
+    assert found[0][1].endswith("track?id=t_joga")
+    assert at.query_params["q"] == "bjork"
+
+
+def test_search_artists_and_albums(open_page):
+    at = search(open_page(), "motorhed", "Artists")  # typo and no umlaut
+    assert [label for label, _ in links(at)][0] == "Motörhead"
+    assert links(at)[0][1].endswith("artist?id=a_motor")
+    at = search(at, "agaetis", "Albums")
+    assert [label for label, _ in links(at)] == ["Ágætis byrjun"]
+
+
+def test_search_paginates(open_page):
+    at = search(open_page(), "interlude")
+    assert f"{INTERLUDES} tracks found · page 1 of 2" in texts(at, "caption")
+    assert len(links(at)) == 20
+    at.button(key="search_next").click().run()
+    assert f"{INTERLUDES} tracks found · page 2 of 2" in texts(at, "caption")
+    assert len(links(at)) == INTERLUDES - 20
+    assert at.button(key="search_next").disabled
+    at.button(key="search_previous").click().run()
+    assert "page 1 of 2" in texts(at, "caption")[0]
+    # A new query starts again at page 1.
+    at.button(key="search_next").click().run()
+    at = search(at, "interludes")
+    assert "page 1 of 2" in texts(at, "caption")[0]
+
+
+@pytest.mark.parametrize("query", ["'; DROP TABLE gold.mart_track_search; --", "%", "!!!",
+                                   "x" * 1000, "🎵🎵🎵", "\\"])
+def test_search_odd_input_is_handled(open_page, query):
+    at = search(open_page(), query)
+    assert not at.exception
+    info = " ".join(texts(at, "info"))
+    assert "No tracks match" in info or "Type letters or digits" in info or links(at)
+
+
+def test_search_no_match_says_so(open_page):
+    at = search(open_page(), "zzqxv")
+    assert any("No tracks match" in text for text in texts(at, "info"))
+
+
+def test_track_page_multi_artist_with_preview_features_and_recommendations(open_page):
+    at = open_page("track", id="t_getlucky")
+    assert texts(at, "title") == ["Get Lucky (feat. Pharrell Williams & Nile Rodgers)"]
+    artist_links = [label for label, url in links(at) if "artist?id=" in url]
+    assert artist_links == ["Daft Punk", "Pharrell Williams", "Nile Rodgers"]
+    assert ("Random Access Memories", "album?id=al_ram") in [
+        (label, url.split("/")[-1]) for label, url in links(at)]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Released"] == "May 2013"  # month precision
+    assert metrics["Popularity"] == "88"
+    assert metrics["Explicit"] == "no"
+    assert at.get("audio")[0].proto.url.endswith("mp3-preview/lucky")
+    assert at.get("image")[0].proto.imgs[0].url.endswith("image/ram")
+    assert len(at.get("vega_lite_chart")) == 1  # the features chart
+    recommended = [label for label, url in links(at) if "track?id=" in url]
+    assert len(recommended) == 10
+    assert "Get Lucky (feat. Pharrell Williams & Nile Rodgers)" not in recommended[0]
+    # The nearest tracks are the other electronic ones, each with a reason and a score.
+    assert {recommended[0].split(" — ")[0], recommended[1].split(" — ")[0]} == {
+        "Instant Crush", "Lose Yourself to Dance"}
+    reasons = [c for c in texts(at, "caption") if "similarity" in c]
+    assert len(reasons) == 10 and all(len(r) > 20 for r in reasons)
+
+
+def test_track_without_features_or_art(open_page):
+    at = open_page("track", id="t_hunter")
+    assert any("Audio features unavailable" in t for t in texts(at, "info"))
+    assert not at.get("audio")
+    assert "Spotify has no 30-second preview for this track." in texts(at, "caption")
+    # Metadata-only recommendations still come, explained as such.
+    assert any("metadata only" in c for c in texts(at, "caption"))
+    at = open_page("track", id="t_svefn")  # album without cover art
+    assert "No album art" in texts(at, "caption")
+    assert {m.label: m.value for m in at.metric}["Released"] == "1999"  # year precision
+
+
+@pytest.mark.parametrize(("page", "query"), [
+    ("track", {"id": "no-such-track"}), ("artist", {"id": "no-such-artist"}),
+    ("album", {"id": "no-such-album"}),
+])
+def test_detail_pages_with_unknown_id(open_page, page, query):
+    at = open_page(page, **query)
+    assert any("no-such" in e and "not" in e for e in texts(at, "error"))
+    assert "Go to search" in [label for label, _ in links(at)]
+
+
+@pytest.mark.parametrize("page", ["track", "artist", "album"])
+def test_detail_pages_without_id(open_page, page):
+    at = open_page(page)
+    assert any(f"No {page} chosen" in t for t in texts(at, "info"))
+
+
+def test_artist_page(open_page):
+    at = open_page("artist", id="a_daft")
+    assert texts(at, "title") == ["Daft Punk"]
+    assert "**Genres:** electro, french house" in texts(at, "markdown")
+    assert {m.label: m.value for m in at.metric} == {"Popularity": "85",
+                                                    "Followers": "9,000,000"}
+    track_links = [label for label, url in links(at) if "track?id=" in url]
+    assert track_links[0].startswith("Get Lucky")  # most popular first
+    assert len(track_links) == 3
+    assert [label for label, url in links(at) if "album?id=" in url] == [
+        "Random Access Memories"]
+
+
+def test_credit_only_artist_page(open_page):
+    at = open_page("artist", id="a_nile")
+    assert texts(at, "title") == ["Nile Rodgers"]
+    assert any("not crawled" in c for c in texts(at, "caption"))
+    assert [label for label, url in links(at) if "track?id=" in url][0].startswith("Get Lucky")
+
+
+def test_album_page(open_page):
+    at = open_page("album", id="al_homo")
+    assert texts(at, "title") == ["Homogenic"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Released"] == "22 Sep 1997" and metrics["Label"] == "One Little Indian"
+    assert [label for label, url in links(at) if "track?id=" in url] == [
+        "Jóga", "Bachelorette", "Hunter"]  # disc/track order from dim_track
+    assert "**Genres:** art pop, icelandic pop" in texts(at, "markdown")
+    at = open_page("album", id="al_kyoiku")  # non-Latin names, no cover art
+    assert texts(at, "title") == ["教育"]
+    assert "No cover art" in texts(at, "caption")
+
+
+def test_dashboards_page(open_page):
+    at = open_page("dashboards")
+    assert texts(at, "title") == ["Catalogue dashboards"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Tracks"] == "43" and metrics["Labels"] == "5"
+    # genre distribution, genre profiles, scatter, two year charts, top artists, labels
+    assert len(at.get("vega_lite_chart")) == 7
+    assert not at.warning
+    # Filters: one genre, then a year range.
+    at.multiselect(key="dash_genres").set_value(["icelandic rock"]).run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 7
+    at.slider(key="dash_years").set_value((1995, 2000)).run()
+    assert not at.exception
+    at.selectbox(key="dash_feature").set_value("tempo").run()
+    assert not at.exception
+
+
+def test_new_publish_is_picked_up(open_page, gold_lake):
+    at = open_page()
+    assert "43 tracks" in texts(at, "caption")[0]
+    tables = write_gold(gold_lake, only=("mart_track_search",))
+    smaller = tables["mart_track_search"].slice(0, 13)
+    from deltalake import write_deltalake
+
+    path = gold_tables.gold_path(gold_lake, "mart_track_search")
+    write_deltalake(path, smaller, mode="overwrite")
+    at.run()  # APP_REFRESH_S=0: the next rerun sees the new Delta version
+    assert "13 tracks" in texts(at, "caption")[0]
+    write_gold(gold_lake, only=("mart_track_search",))
+    at.run()
+    assert "43 tracks" in texts(at, "caption")[0]
