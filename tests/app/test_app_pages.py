@@ -47,7 +47,7 @@ def test_search_tracks_accent_insensitive_with_links(open_page):
 
 def test_search_artists_and_albums(open_page):
     at = search(open_page(), "motorhed", "Artists")  # typo and no umlaut
-    assert [label for label, _ in links(at)][0] == "Motörhead"
+    assert next(label for label, _ in links(at)) == "Motörhead"
     assert links(at)[0][1].endswith("artist?id=a_motor")
     at = search(at, "agaetis", "Albums")
     assert [label for label, _ in links(at)] == ["Ágætis byrjun"]
@@ -152,7 +152,7 @@ def test_credit_only_artist_page(open_page):
     at = open_page("artist", id="a_nile")
     assert texts(at, "title") == ["Nile Rodgers"]
     assert any("not crawled" in c for c in texts(at, "caption"))
-    assert [label for label, url in links(at) if "track?id=" in url][0].startswith("Get Lucky")
+    assert next(label for label, url in links(at) if "track?id=" in url).startswith("Get Lucky")
 
 
 def test_album_page(open_page):
