@@ -34,12 +34,13 @@ else:
             st.dataframe(stages, hide_index=True, width="stretch")
 
     st.header("Row counts per layer")
-    counts = pipeline_records.layer_counts_frame(last)
-    if counts.empty:
-        st.caption("The last run recorded no row counts.")
+    counted = next((run for run in records.runs if run.layer_counts), None)
+    if counted is None:
+        st.caption("No run recorded row counts yet.")
     else:
-        st.caption(f"As counted by the run of {timestamp(last.started_at)}.")
-        st.dataframe(counts, width="stretch")
+        st.caption(f"As counted by the run of {timestamp(counted.started_at)}"
+                   f" ({md(counted.status)}).")
+        st.dataframe(pipeline_records.layer_counts_frame(counted), width="stretch")
 
 # --- quality --------------------------------------------------------------------------------
 st.header("Quality gate")
