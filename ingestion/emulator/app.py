@@ -357,12 +357,15 @@ def create_app(catalogue: Catalogue, config: EmulatorConfig | None = None) -> Fa
     app.add_api_route("/api/token", token, methods=["POST"])
 
     @app.get("/_emulator/health")
-    async def health() -> dict:
-        return {"ok": True, "mode": config.mode}
+    async def health(request: Request) -> dict:
+        return {"ok": True, "mode": _state(request).config.mode}
 
     @app.get("/_emulator/stats")
-    async def stats(request: Request) -> dict:
-        return _state(request).stats.snapshot()
+    async def stats(request: Request, timeline: bool = False) -> dict:
+        snapshot = _state(request).stats.snapshot()
+        if timeline:  # [seconds, status] of recent /v1 answers (for the rate benchmark)
+            snapshot["timeline"] = list(_state(request).stats.timeline)
+        return snapshot
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:

@@ -126,6 +126,8 @@ class TrafficStats:
     rate_limited: int = 0
     first_at: float | None = None
     last_at: float | None = None
+    # (monotonic time, status) of recent /v1 answers: the benchmark's rate timeline
+    timeline: deque = field(default_factory=lambda: deque(maxlen=100_000))
 
     def record(self, route: str, status: int) -> None:
         now = time.monotonic()
@@ -133,6 +135,8 @@ class TrafficStats:
         self.by_status[str(status)] += 1
         self.first_at = self.first_at or now
         self.last_at = now
+        if route.startswith("/v1"):
+            self.timeline.append((now, status))
 
     def snapshot(self) -> dict:
         return {
@@ -149,3 +153,4 @@ class TrafficStats:
         self.injected.clear()
         self.rate_limited = 0
         self.first_at = self.last_at = None
+        self.timeline.clear()
