@@ -142,11 +142,17 @@ def run_size(mongo, settings, size: int, spacing: dt.timedelta) -> dict:
     return result
 
 
-def write_results(results: list[dict]) -> None:
+def write_results(results: list[dict], measured_at: str | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        full_work = r["full_seconds"] - r["full"]["waiting_for_mongodb_seconds"]
+        incr_work = r["incremental_seconds"] - r["incremental"]["waiting_for_mongodb_seconds"]
+        r["export_work_full_seconds"] = round(full_work, 2)
+        r["export_work_incremental_seconds"] = round(incr_work, 2)
+        r["export_work_incremental_share"] = round(incr_work / full_work, 4)
     meta = {
         "benchmark": "bronze_export",
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "measured_at": measured_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}",
         "mongodb": "FerretDB v1.24.2 (SQLite backend), local",
@@ -175,13 +181,38 @@ def write_results(results: list[dict]) -> None:
             f" {r['incremental_share_of_full']:.0%} | {r['noop_rerun_seconds']} |"
             f" {r['ferretdb_incremental_query_only_seconds']} | {r['ferretdb_filter_pushdown']} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "Excluding the time spent waiting for MongoDB (the export's own work: validation,"
+        " deduplication, Delta commits):",
+        "",
+        "| documents | full s | incremental 1% s | share |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['documents']:,} | {r['export_work_full_seconds']} |"
+            f" {r['export_work_incremental_seconds']} | {r['export_work_incremental_share']:.1%} |"
+        )
+    lines += [
+        "",
+        "FerretDB v1's SQLite backend does not push the `_ingested_at` range filter down"
+        " (`explain` reports filterPushdown false, SQLite plan `SCAN`): every incremental query"
+        " decodes the whole collection, so on FerretDB the incremental export costs as much as a"
+        " full scan and stays above 10% of the full export. With MongoDB the export's"
+        " `_ingested_at` index makes the read proportional to the new documents; the export's own"
+        " work is already proportional (last table).",
+        "",
+    ]
     (RESULTS / "bronze_export.md").write_text("\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--report-only", action="store_true", help="Rewrite the .md from the existing .json"
+    )
     parser.add_argument(
         "--stamp-spacing-ms",
         type=float,
@@ -190,6 +221,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     spacing = dt.timedelta(milliseconds=args.stamp_spacing_ms)
+    if args.report_only:
+        previous = json.loads((RESULTS / "bronze_export.json").read_text())
+        write_results(previous["results"], previous["measured_at"])
+        return
     with tempfile.TemporaryDirectory(prefix="bench_bronze_") as tmp:
         _configure(Path(tmp))
         from ingestion.mongodb import client
