@@ -29,7 +29,7 @@ def require_catalogue() -> Catalogue:
         st.stop()
     if catalogue is None:
         st.warning("The gold marts are not published (yet).")
-        st.page_link(GET_STARTED, label="How to build them", icon="🛠️")
+        st.page_link(GET_STARTED, label="How to build them", icon=":material/build:")
         st.stop()
     return catalogue
 
@@ -48,7 +48,7 @@ def missing_entity(kind: str, entity_id: str | None) -> None:
         st.error(
             f"No {kind} with id {code(entity_id)} in the published catalogue. It may not have"
             " been crawled yet, or the link is wrong.")
-    st.page_link(SEARCH, label="Go to search", icon="🔎")
+    st.page_link(SEARCH, label="Go to search", icon=":material/search:")
     st.stop()
 
 

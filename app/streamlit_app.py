@@ -20,28 +20,33 @@ from app.page_support import (
 )
 from lakehouse.settings import get_settings
 
-st.set_page_config(page_title="Spotify lakehouse", page_icon="🎧", layout="wide")
+st.set_page_config(page_title="Spotify lakehouse", page_icon=":material/headphones:",
+                   layout="wide")
+
+
+def page(path: str, title: str, icon: str, url_path: str, **options) -> st.Page:
+    return st.Page(path, title=title, icon=f":material/{icon}:", url_path=url_path, **options)
+
 
 settings = get_settings()
-status_page = st.Page(PIPELINE, title="Pipeline status", icon="🩺", url_path="pipeline")
+status_page = page(PIPELINE, "Pipeline status", "monitor_heart", "pipeline")
 if cached_data.gold_ready(settings):
     pages = {
         "Explore": [
-            st.Page(SEARCH, title="Search", icon="🔎", url_path="search", default=True),
-            st.Page(DASHBOARDS, title="Dashboards", icon="📊", url_path="dashboards"),
+            page(SEARCH, "Search", "search", "search", default=True),
+            page(DASHBOARDS, "Dashboards", "bar_chart", "dashboards"),
         ],
         "Operations": [status_page],
         # Detail pages are reached through links (?id=...), not from the menu.
         "Details": [
-            st.Page(TRACK, title="Track", icon="🎵", url_path="track", visibility="hidden"),
-            st.Page(ARTIST, title="Artist", icon="🎤", url_path="artist", visibility="hidden"),
-            st.Page(ALBUM, title="Album", icon="💿", url_path="album", visibility="hidden"),
+            page(TRACK, "Track", "music_note", "track", visibility="hidden"),
+            page(ARTIST, "Artist", "mic", "artist", visibility="hidden"),
+            page(ALBUM, "Album", "album", "album", visibility="hidden"),
         ],
     }
 else:
     pages = {
-        "Start": [st.Page(GET_STARTED, title="Get started", icon="🛠️", url_path="start",
-                          default=True)],
+        "Start": [page(GET_STARTED, "Get started", "build", "start", default=True)],
         "Operations": [status_page],
     }
 

@@ -34,5 +34,5 @@ if DeltaTable.is_deltatable(bronze):
         "Bronze has data but gold was not published: dbt or the quality gate may have failed."
         " The pipeline status page shows the last runs and quality results."
     )
-st.page_link(PIPELINE, label="Pipeline status", icon="🩺")
+st.page_link(PIPELINE, label="Pipeline status", icon=":material/monitor_heart:")
 st.caption("This page refreshes itself: reload it once the pipeline has finished.")

@@ -18,7 +18,6 @@ initial = st.query_params.get("q", "")
 query = st.text_input(
     "Search", value=initial if isinstance(initial, str) else "", key="query",
     placeholder="A track, artist or album: partial words, typos and missing accents are fine",
-    max_chars=MAX_QUERY_CHARS * 5,
 )
 label = st.radio("Search in", list(KINDS), horizontal=True, key="kind")
 kind = KINDS[label]
