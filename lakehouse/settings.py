@@ -229,11 +229,14 @@ def redact_url(url: str) -> str:
 
 
 # Telemetry of dbt and Prefect tries to reach hosts that are unreachable offline (Prefect then
-# hits `database is locked`); the project never sends usage data.
+# hits `database is locked`); the project never sends usage data. Prefect's temporary server
+# (flows run without PREFECT_API_URL) migrates its database on first start, which takes longer
+# than its 20 s default on a busy 2-core machine.
 OFFLINE_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lake_support import environment, reset_metastore
 
-from lakehouse.settings import Settings, get_settings
+from lakehouse.settings import OFFLINE_ENV, Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
 
 
@@ -34,9 +34,7 @@ def _configure_environment(root: Path) -> dict[str, str]:
         "SPOTIFY_CLIENT_ID": "",
         "SPOTIFY_CLIENT_SECRET": "",
         "EMULATOR_PORT": str(free_port()),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
+        **OFFLINE_ENV,
         "PREFECT_HOME": str(root / "prefect"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
