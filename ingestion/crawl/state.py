@@ -44,6 +44,10 @@ class CrawlState:
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, info: dict) -> None:
+        # A run still "running" here was killed (one crawl at a time): say so in its record.
+        self.runs.update_many({"status": "running"},
+                              {"$set": {"status": "interrupted", "interrupted_seen_by":
+                                        self.crawl_id}})
         self.runs.insert_one({"_id": self.crawl_id, "started_at": _now(), "status": "running",
                               **info})
 

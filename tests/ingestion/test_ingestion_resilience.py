@@ -108,6 +108,8 @@ def test_kill_9_mid_crawl_then_rerun_gives_the_same_collections(
             summary = json.loads(rerun.stdout.strip().splitlines()[-1])
             assert summary["stopped_reason"] is None and not summary["artists_failed"]
             assert snapshot(db) == reference
+            statuses = sorted(r["status"] for r in db.crawl_runs.find({}))
+            assert statuses == ["completed", "interrupted"]
             assert db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
         finally:
             emulator.config.faults.rate_slow = 0.0
