@@ -130,8 +130,8 @@ class SearchIndex:
             raise ValueError("texts and names must have the same length")
         self.popularity = (
             np.full(self.size, -1.0) if popularity is None
-            else np.nan_to_num(np.asarray(popularity, dtype=float), nan=-1.0)
-        )
+            else np.clip(np.nan_to_num(np.asarray(popularity, dtype=float), nan=-1.0), -1, 100)
+        )  # Spotify's 0-100; -1 = unknown (ranked last)
         # Alphabetical rank of each name: the last tie-break, sorted as integers per query.
         self._name_rank = np.asarray(pc.rank(self.names, sort_keys="ascending",
                                              tiebreaker="first"), dtype=np.int64)
@@ -217,6 +217,18 @@ class SearchIndex:
             [exact, prefix, contains], [BONUS_NAME_EXACT, BONUS_NAME_PREFIX, BONUS_NAME_CONTAINS],
             0.0)
 
+    def _page_order(self, candidates: np.ndarray, relevance: np.ndarray, top: int) -> np.ndarray:
+        """Positions of the `top` best candidates, best first: relevance, then popularity, then
+        name. One int64 key per candidate, so only the top needs sorting (argpartition)."""
+        n = max(self.size, 1)
+        key = ((relevance.astype(np.int64) * 102 + (self.popularity[candidates].astype(np.int64)
+                                                    + 1)) * n
+               + (n - 1 - self._name_rank[candidates]))
+        if top < len(key):
+            best = np.argpartition(-key, top - 1)[:top]
+            return best[np.argsort(-key[best], kind="stable")]
+        return np.argsort(-key, kind="stable")
+
     # --- the one public query ------------------------------------------------------------------
     def search(self, query: str | None, page: int = 1, page_size: int = PAGE_SIZE) -> SearchPage:
         """Page `page` (1-based) of the rows matching `query`, best first. Never raises on
@@ -231,15 +243,10 @@ class SearchIndex:
         if not len(candidates):
             return _empty_page(normalised, truncated)
         relevance = np.round(relevance + self._name_bonus(candidates, normalised))
-        order = np.lexsort((
-            self._name_rank[candidates],
-            -self.popularity[candidates],
-            -relevance,
-        ))
         page_size = max(1, int(page_size))
         pages = math.ceil(len(candidates) / page_size)
         page = min(max(1, int(page)), pages)
-        chosen = order[(page - 1) * page_size: page * page_size]
+        chosen = self._page_order(candidates, relevance, page * page_size)[(page - 1) * page_size:]
         return SearchPage(
             rows=candidates[chosen], relevance=relevance[chosen], total=len(candidates),
             page=page, pages=pages, query=normalised, truncated=truncated,
