@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app import cached_data, pipeline_records
+from app import pipeline_records
 from app.display_format import age, code, md, timestamp
 from lakehouse.settings import get_settings
 
@@ -76,12 +76,15 @@ else:
     })
     st.dataframe(shown, hide_index=True, width="stretch")
 
-model = cached_data.recommender(settings)
 st.header("Recommender")
-if model.recommender is None:
-    st.info(model.problem)
+try:
+    from ml.artifact import ArtifactError, read_manifest
+
+    info = read_manifest(settings)
+except ArtifactError as exc:
+    st.info(str(exc))
 else:
-    manifest = getattr(model.recommender, "manifest", {}) or {}
-    st.markdown(f"Model **{md(model.version)}**, trained {md(manifest.get('created_at', '?'))}"
+    manifest = info.manifest
+    st.markdown(f"Model **{md(info.version)}**, trained {md(manifest.get('created_at', '?'))}"
                 f" on {manifest.get('rows', '?')} tracks"
                 f" (feature set {md(manifest.get('features', {}).get('feature_set', '?'))}).")
