@@ -59,8 +59,9 @@ def _register(settings) -> None:
             " command again with --register (nothing is written twice)."
         ) from exc
     changed = [r for r in done if r.action != "unchanged"]
+    schema = done[0].table.split(".", 1)[0] if done else settings.dbt_bronze_schema
     console.print(
-        f"Registered {len(done)} tables in schema bronze"
+        f"Registered {len(done)} tables in schema {schema}"
         + (f" ({', '.join(f'{r.table} {r.action}' for r in changed)})" if changed else ""),
         highlight=False,
     )

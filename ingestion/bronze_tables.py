@@ -20,7 +20,7 @@ from lakehouse.settings import Settings
 ENTITIES: tuple[str, ...] = ("artists", "albums", "tracks", "audio_features")
 QUARANTINE = "quarantine"
 IMPORTED_FEATURES = "imported_audio_features"
-SCHEMA_NAME = "bronze"
+LAKE_FOLDER = "bronze"  # LAKE_ROOT/bronze/<table>
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -110,13 +110,13 @@ def table_by_name(name: str) -> BronzeTable:
 def table_uri(settings: Settings, name: str) -> str:
     """Where delta-rs reads and writes the table (a local path or an hdfs:// URL)."""
     table_by_name(name)  # only names from the fixed set ever reach a path
-    return settings.lake_path(SCHEMA_NAME, name)
+    return settings.lake_path(LAKE_FOLDER, name)
 
 
 def table_location(settings: Settings, name: str) -> str:
     """The table's location as a URL for the Spark metastore (file:///... or hdfs://...)."""
     table_by_name(name)
-    return f"{settings.lake_uri}/{SCHEMA_NAME}/{name}"
+    return f"{settings.lake_uri}/{LAKE_FOLDER}/{name}"
 
 
 def open_table(settings: Settings, name: str) -> DeltaTable | None:

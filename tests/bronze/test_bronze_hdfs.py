@@ -48,13 +48,19 @@ def test_export_and_import_on_hdfs(hdfs_settings: Settings, mongo_db: Database) 
 def test_spark_reads_bronze_tables_registered_on_hdfs(
     hdfs_settings: Settings, mongo_db: Database, thrift: Settings
 ) -> None:
-    settings = hdfs_settings.model_copy(update={"thrift_port": thrift.thrift_port})
+    schema = f"bronze_{mongo_db.name}"
+    settings = hdfs_settings.model_copy(
+        update={"thrift_port": thrift.thrift_port, "dbt_bronze_schema": schema}
+    )
     mongo_db.artists.insert_many(documents("artists", 0, 6, BASE_TIME))
     export_all(settings, ["artists"])
 
-    register_bronze_tables(settings)
+    try:
+        register_bronze_tables(settings)
 
-    assert query("SELECT count(*) FROM bronze.artists", settings=settings) == [(6,)]
-    location = query("DESCRIBE TABLE EXTENDED bronze.artists", settings=settings)
-    (where,) = [row[1] for row in location if row[0] == "Location"]
-    assert where.startswith(settings.lake_uri)
+        assert query(f"SELECT count(*) FROM {schema}.artists", settings=settings) == [(6,)]
+        location = query(f"DESCRIBE TABLE EXTENDED {schema}.artists", settings=settings)
+        (where,) = [row[1] for row in location if row[0] == "Location"]
+        assert where.startswith(settings.lake_uri)
+    finally:
+        query(f"DROP SCHEMA IF EXISTS {schema} CASCADE", settings=settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,9 @@ CSV = Path(__file__).with_name("tracks_dataset_sample.csv")
 
 
 def spark_count(settings: Settings, table: str) -> int:
-    # `table` comes from the fixed list of bronze tables.
-    ((count,),) = query(f"SELECT count(*) FROM bronze.{table}", settings=settings)
+    # `table` comes from the fixed list of bronze tables, the schema from the fixture.
+    schema = settings.dbt_bronze_schema
+    ((count,),) = query(f"SELECT count(*) FROM {schema}.{table}", settings=settings)
     return count
 
 
@@ -32,9 +34,17 @@ def delta_count(settings: Settings, table: str) -> int:
 
 
 @pytest.fixture
-def registry_settings(thrift: Settings, bronze_settings: Settings) -> Settings:
-    """The test's private MongoDB database and lake, with the session's Thrift Server."""
-    return bronze_settings.model_copy(update={"thrift_port": thrift.thrift_port})
+def registry_settings(thrift: Settings, bronze_settings: Settings) -> Iterator[Settings]:
+    """The test's private MongoDB database, lake and metastore schema (dropped afterwards)."""
+    settings = bronze_settings.model_copy(
+        update={
+            "thrift_port": thrift.thrift_port,
+            "dbt_bronze_schema": f"bronze_{bronze_settings.mongodb_database}",
+        }
+    )
+    yield settings
+    # External tables: dropping the schema forgets them, the Delta files stay.
+    query(f"DROP SCHEMA IF EXISTS {settings.dbt_bronze_schema} CASCADE", settings=settings)
 
 
 def test_registered_tables_show_spark_the_rows_delta_rs_wrote(
@@ -49,7 +59,8 @@ def test_registered_tables_show_spark_the_rows_delta_rs_wrote(
 
     done = register_bronze_tables(settings)
 
-    assert {r.table for r in done} == {f"bronze.{t.name}" for t in all_tables()}
+    schema = settings.dbt_bronze_schema
+    assert {r.table for r in done} == {f"{schema}.{t.name}" for t in all_tables()}
     counts = {t.name: spark_count(settings, t.name) for t in all_tables()}
     assert counts == {t.name: delta_count(settings, t.name) for t in all_tables()}
     assert counts["tracks"] == 25 and counts["audio_features"] == 0  # empty but registered
@@ -59,11 +70,11 @@ def test_registered_tables_show_spark_the_rows_delta_rs_wrote(
     names = query(
         "SELECT count(DISTINCT get_json_object(payload, '$.name')),"
         " max(size(from_json(get_json_object(payload, '$.artists'), 'array<string>')))"
-        " FROM bronze.tracks",
+        f" FROM {schema}.tracks",
         settings=settings,
     )
     assert names == [(25, 2)]
-    location = query("DESCRIBE TABLE EXTENDED bronze.tracks", settings=settings)
+    location = query(f"DESCRIBE TABLE EXTENDED {schema}.tracks", settings=settings)
     (where,) = [row[1] for row in location if row[0] == "Location"]
     assert where.rstrip("/").endswith(settings.lake_path("bronze", "tracks"))
 
@@ -91,3 +102,12 @@ def test_registration_follows_a_moved_lake(
     assert spark_count(moved, "artists") == 7
     # The old lake's files are untouched by the re-registration (external tables).
     assert delta_count(registry_settings, "artists") == 4
+
+
+def test_schema_name_must_be_a_plain_identifier(settings: Settings) -> None:
+    from ingestion.bronze_registry import bronze_schema
+
+    bad = settings.model_copy(update={"dbt_bronze_schema": "bronze; DROP TABLE x"})
+    with pytest.raises(ValueError, match="is not a valid schema name"):
+        register_bronze_tables(bad)
+    assert bronze_schema(settings) == "bronze"
