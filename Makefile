@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run    set up what is missing, start the local services, run the main job
-#   make test   set up what is missing, run lint + the whole test suite
+#   make test   set up what is missing (incl. the test browser), run lint + the whole test suite
 .PHONY: setup run test lint down status doctor
 
 setup:
@@ -9,7 +9,8 @@ setup:
 run: setup
 	@.venv/bin/lakehouse run
 
-test: setup
+test:
+	@scripts/setup.sh --browser
 	@scripts/test.sh
 
 lint:

@@ -3,7 +3,7 @@
 #   1. .venv with the Python stack (pip cache; skipped when pyproject/constraints are unchanged)
 #   2. the Delta Lake jars for the Spark Thrift Server (Maven, ~/.m2) -> spark_thrift/jars/
 #   3. the local MongoDB-compatible server, FerretDB, built from ingestion/ferretdb (Go caches)
-#      -> .tools/bin/ferretdb-local
+#      -> .tools/bin/ferretdb-local; and the jars of a one-node HDFS the tests run (Maven)
 #   4. with --browser: Debian's chromium + chromium-driver for the end-to-end app tests
 # Missing system tools (Java, Maven) are installed with apt-get when running as root.
 set -euo pipefail
@@ -66,6 +66,14 @@ if [ "$jars_ok" = 0 ]; then
   mvn -q -B -f spark_thrift/pom.xml dependency:copy-dependencies
 else
   log "Delta jars present"
+fi
+
+# --- 2b. single-node HDFS for the tests (hadoop-minicluster from Maven Central) -------------------
+if [ -z "$(ls tests/bronze/hdfs/jars/hadoop-minicluster-*.jar 2>/dev/null)" ]; then
+  log "fetching the HDFS test cluster jars with Maven (first time: ~1 min, ~95 MB)"
+  mvn -q -B -f tests/bronze/hdfs/pom.xml dependency:copy-dependencies
+else
+  log "HDFS test jars present"
 fi
 
 # --- 3. FerretDB ---------------------------------------------------------------------------------
