@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,11 +45,10 @@ def app_command(
         raise typer.Exit(1)
     console.print(f"App on http://{host}:{port}  (Ctrl+C stops it)", highlight=False)
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    try:
-        code = subprocess.call(streamlit_command(host, port), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    command = streamlit_command(host, port)
+    # Become the Streamlit server (same pid): signals to `lakehouse app` reach it directly and
+    # no orphaned server is left behind when a supervisor stops this process.
+    os.execve(command[0], command, env)  # noqa: S606 (fixed argv, no shell)
 
 
 def register(app: typer.Typer) -> None:
