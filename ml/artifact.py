@@ -46,6 +46,15 @@ class ArtifactInfo:
     def rows(self) -> int:
         return int(self.manifest["rows"])
 
+    @property
+    def gold_versions(self) -> dict[str, int]:
+        """Gold table -> the Delta version the model was trained from (when the backend knows)."""
+        return {
+            table: int(source["delta_version"])
+            for table, source in self.manifest.get("gold_tables", {}).items()
+            if source.get("delta_version") is not None
+        }
+
 
 def models_dir(settings: Settings) -> Path:
     return settings.data_dir / "models" / "recommender"

@@ -44,6 +44,8 @@ def test_round_trip_gives_the_same_answers_and_records_the_gold_version(
     assert info.path == models_dir(lake_settings) / info.version
     gold = info.manifest["gold_tables"]["gold.mart_recommender_features"]
     assert gold["delta_version"] == 1
+    assert info.gold_versions == {"gold.mart_recommender_features": 1}
+    assert read_manifest(lake_settings).gold_versions == info.gold_versions
     assert gold["backend"] == "delta"
     assert gold["rows"] == 7
     assert gold["location"].endswith("/gold/mart_recommender_features")
