@@ -1,9 +1,140 @@
-"""Subcommands of this component (registered by lakehouse/cli.py)."""
+"""`lakehouse transform` (dbt build with a progress view) and `lakehouse docs` (dbt docs site).
+
+Registered by lakehouse/cli.py; dbt and the runner are imported inside the commands so the CLI
+starts fast.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from lakehouse.dbt_runner import DbtRunSummary
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _summary_table(summary: DbtRunSummary) -> Table:
+    table = Table("", "passed", "failed", title="dbt build")
+    table.add_row("models", str(summary.models_passed), str(summary.models_failed))
+    table.add_row("tests", str(summary.tests_passed), str(summary.tests_failed))
+    table.add_row("warnings / skipped", str(summary.warnings), str(summary.skipped))
+    return table
+
+
+SELECT_OPTION = typer.Option(
+    None, "--select", "-s", help="dbt selector(s), e.g. marts or stg_spotify__tracks+."
+)
+EXCLUDE_OPTION = typer.Option(None, "--exclude", help="dbt selector(s) to skip.")
+
+
+def transform(
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild incremental models from scratch."
+    ),
+    select: list[str] | None = SELECT_OPTION,
+    exclude: list[str] | None = EXCLUDE_OPTION,
+    target_schema: str | None = typer.Option(
+        None,
+        "--target-schema",
+        help="Build the gold marts into this schema (and LAKE_ROOT/<schema>/), e.g. gold_audit"
+        " for write-audit-publish. Default: DBT_GOLD_SCHEMA (gold).",
+    ),
+) -> None:
+    """Run `dbt build` (models, tests, unit tests) on the Spark Thrift Server; print a summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from lakehouse import dbt_runner
+    from lakehouse.dbt_sources import BronzeMissingError
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import ServiceError
+
+    settings = get_settings()
+    with Progress(
+        TextColumn("[bold]dbt build[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("parsing the project ...", total=None)
+
+        def on_progress(event: dbt_runner.Progress) -> None:
+            if not event.done:
+                progress.update(task, total=event.total, description=event.name)
+                return
+            progress.advance(task)
+            if event.status in dbt_runner.FAILED:
+                progress.console.print(
+                    f"[red]{event.status}[/] {event.resource_type} {event.name}", highlight=False
+                )
+
+        try:
+            summary = dbt_runner.build(
+                settings,
+                full_refresh=full_refresh,
+                select=select or (),
+                exclude=exclude or (),
+                gold_schema=target_schema,
+                on_progress=on_progress,
+            )
+        except (ServiceError, BronzeMissingError, dbt_runner.DbtRunError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    console.print(_summary_table(summary))
+    for node in summary.failed_nodes:
+        err_console.print(
+            f"[red]{node.status}[/] {node.resource_type} {node.name}: {node.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(summary.line(), highlight=False)
+    if not summary.success:
+        raise typer.Exit(1)
+
+
+def docs(
+    port: int = typer.Option(8580, help="Port of the docs site on 127.0.0.1."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the site after building."),
+) -> None:
+    """Generate the dbt docs site and serve it on 127.0.0.1 (Ctrl-C stops it)."""
+    import functools
+    import http.server
+
+    from lakehouse import dbt_runner
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import ServiceError
+
+    settings = get_settings()
+    try:
+        with console.status("dbt docs generate ..."):
+            site = dbt_runner.docs_generate(settings)
+    except (ServiceError, dbt_runner.DbtRunError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"docs site built in {site}", highlight=False)
+    if not serve:
+        return
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    # Loopback only: the site lists every table and column of the lake.
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        console.print(f"serving dbt docs on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            console.print("stopped")
 
 
 def register(app: typer.Typer) -> None:
     """Add this component's commands to the `lakehouse` CLI."""
+    app.command("transform")(transform)
+    app.command("docs")(docs)

@@ -1,0 +1,61 @@
+"""Clear errors without a server: Thrift Server down, bronze missing, bad schema names."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse import dbt_runner
+from lakehouse.cli import app
+from lakehouse.dbt_sources import BronzeMissingError, check_identifier, register_bronze_tables
+from lakehouse.settings import Settings
+from lakehouse.supervisor import ServiceError, free_port
+
+
+def down(settings: Settings) -> Settings:
+    return settings.model_copy(update={"thrift_port": free_port()})
+
+
+def test_build_fails_clearly_when_thrift_is_down(settings: Settings) -> None:
+    stopped = down(settings)
+    with pytest.raises(ServiceError, match="Spark Thrift Server is not answering") as exc:
+        dbt_runner.build(stopped)
+    assert f"127.0.0.1:{stopped.thrift_port}" in str(exc.value)
+    assert "lakehouse services up" in str(exc.value)
+
+
+def test_transform_cli_exits_1_with_the_fix(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THRIFT_PORT", str(free_port()))
+    from lakehouse.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["transform"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "not answering" in result.output and "lakehouse services up" in result.output
+
+
+def test_missing_bronze_tables_are_named(settings: Settings, tmp_path) -> None:
+    empty = settings.model_copy(update={"lake_root": str(tmp_path / "lake")})
+    with pytest.raises(BronzeMissingError, match="albums, artists, tracks") as exc:
+        register_bronze_tables(empty)
+    assert "lakehouse export" in str(exc.value)
+
+
+def test_schema_names_are_checked() -> None:
+    assert check_identifier("gold_audit") == "gold_audit"
+    with pytest.raises(ValueError, match="not a valid schema name"):
+        check_identifier("gold; drop table x")
+
+
+def test_environment_switches_gold_schema_for_write_audit_publish(settings: Settings) -> None:
+    env = dbt_runner.dbt_environment(settings, gold_schema="gold_audit")
+    assert env["DBT_GOLD_SCHEMA"] == "gold_audit"
+    assert env["DBT_SILVER_SCHEMA"] == "silver"
+    assert env["THRIFT_PORT"] == str(settings.thrift_port)
+    assert env["DBT_LAKE_ROOT"] == settings.lake_uri
