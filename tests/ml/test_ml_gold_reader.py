@@ -89,6 +89,13 @@ def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gol
                        "has_audio_features"):
             assert via_thrift.table.column(column).to_pylist() == \
                 via_delta.table.column(column).to_pylist(), column
+        # Training through the Thrift backend records where and which version it read.
+        from ml.training import train
+
+        info = train(settings, backend="thrift")
+        source = info.manifest["gold_tables"]["ml_test_gold.mart_recommender_features"]
+        assert source["backend"] == "thrift" and source["delta_version"] == version
+        assert source["location"].endswith("/ml_test_gold.mart_recommender_features")
     finally:
         query("DROP TABLE IF EXISTS ml_test_gold.mart_recommender_features", settings=thrift)
 
