@@ -165,10 +165,12 @@ class Recommender:
             raise ValueError(f"max_per_artist must be at least 1 or None (got {max_per_artist}).")
         if not self.searchable[row]:
             track_id = self.catalogue.table.column("track_id")[row].as_py()
+            feature_set = self.manifest.get("features", {}).get("feature_set", "?")
+            hint = (" Train with all features for a metadata fallback." if feature_set == "audio"
+                    else " Its gold row has neither audio features nor usable metadata.")
             raise TrackNotSearchableError(
                 f"Track {track_id!r} has no features this model uses (feature set"
-                f" {self.manifest.get('features', {}).get('feature_set', '?')}): no"
-                " recommendation possible. Train with all features for a metadata fallback."
+                f" {feature_set}): no recommendation possible.{hint}"
             )
         query = self.index.vectors_of(np.array([row]))[0]
         wanted = min(len(self), max(4 * k + 16, 64))

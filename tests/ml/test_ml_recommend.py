@@ -143,7 +143,8 @@ def test_tracks_without_audio_features_fall_back_to_metadata():
     assert all("metadata only: audio features missing" in r.reason for r in results)
     # The audio-only model cannot place it, and says so.
     audio, _, _ = build_recommender(mart(rows), FeatureConfig(feature_set="audio"))
-    with pytest.raises(TrackNotSearchableError, match="no features this model uses"):
+    expected = r"no features this model uses .*: no recommendation possible.*metadata fallback"
+    with pytest.raises(TrackNotSearchableError, match=expected):
         audio.recommend("new-jazz", k=3)
     assert "new-jazz" not in ids(audio.recommend("j1", k=13))
 
