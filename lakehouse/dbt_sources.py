@@ -83,6 +83,16 @@ def register_bronze_tables(
             f"{settings.lake_path(lake_folder)}. Run the crawl and `lakehouse export` first "
             "(or point LAKE_ROOT at a lake that has bronze data)."
         )
+    if lake_folder == "bronze" and schema == settings.dbt_bronze_schema:
+        # The bronze component owns the registration of its tables (it also re-points a table
+        # whose lake moved); use it when present.
+        try:
+            from ingestion.bronze_registry import register_bronze_tables as register_owned
+        except ImportError:
+            register_owned = None
+        if register_owned is not None:
+            register_owned(settings)
+            return found
     with connect(settings) as conn:
         cursor = conn.cursor()
         try:

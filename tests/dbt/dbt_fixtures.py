@@ -66,9 +66,7 @@ def bronze_writer(settings: Settings) -> Callable[[str], str]:
 
 def write_and_register(settings: Settings, batch: catalogue.BronzeBatch) -> None:
     catalogue.write_batch(bronze_writer(settings), batch)
-    register_bronze_tables(
-        settings, lake_folder=settings.dbt_bronze_schema, require=frozenset()
-    )
+    register_bronze_tables(settings, lake_folder=settings.dbt_bronze_schema, require=frozenset())
 
 
 def build(settings: Settings, **options: Any) -> dbt_runner.DbtRunSummary:

@@ -32,8 +32,15 @@ def dev_batch() -> cat.BronzeBatch:
     ):
         batch.add(
             "tracks",
-            cat.track(track_id, track_id, album_id, artists, track_number=number,
-                      duration_ms=1000 * number, full=False),
+            cat.track(
+                track_id,
+                track_id,
+                album_id,
+                artists,
+                track_number=number,
+                duration_ms=1000 * number,
+                full=False,
+            ),
             t,
         )
     return batch

@@ -6,7 +6,10 @@ with tracks as (
 ),
 
 api as (
+    -- A features object with no values at all (Spotify's batch answer for an unknown id) is
+    -- no features.
     select * from {{ ref('stg_spotify__audio_features') }}
+    where danceability is not null or energy is not null or tempo is not null
 ),
 
 imported as (

@@ -1,0 +1,314 @@
+"""Benchmark: `dbt build` wall time and Spark Thrift Server peak RSS on synthetic catalogues.
+
+For each size (tracks) it writes bronze Delta tables with delta-rs (realistic API payloads:
+~1 album per 10 tracks, ~1 artist per 20 tracks, 2-artist credits on 1 track in 5, audio features
+for 80% of tracks), runs a full `dbt build` (models + all tests), then appends 1% new tracks (with
+their albums, features and a few changed artists) and runs the incremental `dbt build`.
+
+Runs against its own Thrift Server (started and stopped here) on a private data dir.
+Usage: .venv/bin/python benchmarks/dbt_build.py [--sizes 10000 200000]
+Results: benchmarks/results/dbt_build.json and .md
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+from lakehouse.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+GENRES = [f"genre {i}" for i in range(60)]
+
+
+class PeakRss:
+    """Samples the RSS of a process tree (the Thrift Server's JVM) every 0.5 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.5)
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self._rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._stop.clear()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _artist(i: int, rng: random.Random, version: int = 0) -> dict:
+    return {
+        "id": f"ar{i:07d}",
+        "name": f"Artist {i}",
+        "type": "artist",
+        "uri": f"spotify:artist:ar{i:07d}",
+        "genres": rng.sample(GENRES, rng.choice([0, 1, 2, 3])),
+        "popularity": min(100, rng.randint(0, 90) + version),
+        "followers": {"href": None, "total": rng.randint(0, 10_000_000)},
+        "images": [{"url": f"https://i.scdn.co/image/ar{i}", "height": 640, "width": 640}],
+        "external_urls": {"spotify": f"https://open.spotify.com/artist/ar{i:07d}"},
+    }
+
+
+def _credit(i: int) -> dict:
+    return {"id": f"ar{i:07d}", "name": f"Artist {i}", "type": "artist"}
+
+
+def _album(j: int, n_artists: int, n_tracks: int, rng: random.Random) -> dict:
+    precision = rng.choice(["day", "day", "day", "month", "year"])
+    year = rng.randint(1960, 2025)
+    date = {"year": f"{year}", "month": f"{year}-{rng.randint(1, 12):02d}"}.get(
+        precision, f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    )
+    return {
+        "id": f"al{j:07d}",
+        "name": f"Album {j}",
+        "album_type": "album",
+        "total_tracks": n_tracks,
+        "release_date": date,
+        "release_date_precision": precision,
+        "artists": [_credit(j % n_artists)],
+        "images": [{"url": f"https://i.scdn.co/image/al{j}", "height": 640, "width": 640}],
+        "label": f"Label {j % 500}",
+        "popularity": rng.randint(0, 100),
+        "genres": [],
+        "external_ids": {"upc": f"{j:012d}"},
+    }
+
+
+def _track(k: int, album_id: str, primary: int, n_artists: int, rng: random.Random) -> dict:
+    credits = [_credit(primary)]
+    if k % 5 == 0:
+        credits.append(_credit((primary + 7) % n_artists))
+    return {
+        "id": f"tr{k:08d}",
+        "name": f"Track {k}",
+        "artists": credits,
+        "album": {"id": album_id, "name": "x", "album_type": "album"},
+        "disc_number": 1,
+        "track_number": k % 10 + 1,
+        "duration_ms": rng.randint(90_000, 400_000),
+        "explicit": k % 7 == 0,
+        "popularity": rng.randint(0, 100),
+        "preview_url": None,
+        "external_ids": {"isrc": f"ISRC{k:08d}"},
+    }
+
+
+def _features(k: int, rng: random.Random) -> dict:
+    unit = lambda: round(rng.random(), 3)  # noqa: E731
+    return {
+        "id": f"tr{k:08d}",
+        "danceability": unit(),
+        "energy": unit(),
+        "key": rng.randint(-1, 11),
+        "loudness": round(-rng.random() * 30, 2),
+        "mode": rng.randint(0, 1),
+        "speechiness": unit(),
+        "acousticness": unit(),
+        "instrumentalness": unit(),
+        "liveness": unit(),
+        "valence": unit(),
+        "tempo": round(60 + rng.random() * 120, 2),
+        "time_signature": 4,
+    }
+
+
+def catalogue(first_track: int, n_tracks: int, n_artists: int, seed: int) -> dict[str, list]:
+    """Documents for tracks [first_track, first_track + n_tracks), 10 tracks per album."""
+    rng = random.Random(seed)
+    docs: dict[str, list] = {"albums": [], "tracks": [], "audio_features": []}
+    for j in range(first_track // 10, (first_track + n_tracks) // 10):
+        docs["albums"].append(_album(j, n_artists, 10, rng))
+        for k in range(j * 10, j * 10 + 10):
+            docs["tracks"].append(_track(k, f"al{j:07d}", j % n_artists, n_artists, rng))
+            if k % 5 != 4:
+                docs["audio_features"].append(_features(k, rng))
+    return docs
+
+
+def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: datetime) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    payloads = [json.dumps(d, separators=(",", ":")) for d in docs]
+    table = pa.table(
+        {
+            "id": [d["id"] for d in docs],
+            "payload": payloads,
+            "content_hash": [str(hash(p)) for p in payloads],
+            "ingested_at": pa.array([at] * len(docs), pa.timestamp("us", tz="UTC")),
+            "source": ["emulator"] * len(docs),
+            "crawl_id": [f"crawl-{batch}"] * len(docs),
+            "batch_id": [batch] * len(docs),
+            "exported_at": pa.array([at] * len(docs), pa.timestamp("us", tz="UTC")),
+        }
+    )
+    write_deltalake(f"{location}/{entity}", table, mode="append")
+
+
+def run_size(settings: Settings, n_tracks: int) -> dict:
+    from lakehouse import dbt_runner
+    from lakehouse.dbt_sources import register_bronze_tables
+    from lakehouse.services import select
+
+    tag = f"b{n_tracks // 1000}k"
+    scoped = settings.model_copy(
+        update={
+            "dbt_bronze_schema": f"bronze_{tag}",
+            "dbt_silver_schema": f"silver_{tag}",
+            "dbt_gold_schema": f"gold_{tag}",
+        }
+    )
+    location = settings.lake_path(f"bronze_{tag}")
+    n_artists = max(10, n_tracks // 20)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    rng = random.Random(1)
+    started = time.monotonic()
+    write_bronze(location, "artists", [_artist(i, rng) for i in range(n_artists)], "b1", t0)
+    for entity, docs in catalogue(0, n_tracks, n_artists, seed=2).items():
+        write_bronze(location, entity, docs, "b1", t0)
+    bronze_s = time.monotonic() - started
+    register_bronze_tables(scoped, lake_folder=f"bronze_{tag}")
+    (thrift,) = select(settings, ["thrift"])
+    pid = thrift.process.running_process().pid
+
+    with PeakRss(pid) as rss_full:
+        full = dbt_runner.build(scoped, register_sources=False)
+    # 1% new tracks (with their albums and features) and 1% of the artists changed.
+    extra = max(10, n_tracks // 100)
+    t1 = t0 + timedelta(days=1)
+    changed = [_artist(i, rng, version=1) for i in range(0, n_artists, 100)]
+    write_bronze(location, "artists", changed, "b2", t1)
+    for entity, docs in catalogue(n_tracks, extra, n_artists, seed=3).items():
+        write_bronze(location, entity, docs, "b2", t1)
+    with PeakRss(pid) as rss_inc:
+        incremental = dbt_runner.build(scoped, register_sources=False)
+    return {
+        "tracks": n_tracks,
+        "albums": n_tracks // 10,
+        "artists": n_artists,
+        "bronze_write_s": round(bronze_s, 1),
+        "full_build": {
+            "wall_s": round(full.seconds, 1),
+            "success": full.success,
+            "models": full.models_passed,
+            "tests": full.tests_passed,
+            "failed": [n.name for n in full.failed_nodes],
+            "thrift_peak_rss_mb": round(rss_full.peak / 2**20),
+        },
+        "incremental_build": {
+            "new_tracks": extra,
+            "changed_artists": len(changed),
+            "wall_s": round(incremental.seconds, 1),
+            "success": incremental.success,
+            "share_of_full": round(incremental.seconds / full.seconds, 3),
+            "thrift_peak_rss_mb": round(rss_inc.peak / 2**20),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 200_000])
+    parser.add_argument("--data-dir", default=None, help="private data dir (default: a temp dir)")
+    args = parser.parse_args()
+
+    from lakehouse import services
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import free_port
+
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="dbt-bench-")
+    os.environ.update(
+        {
+            "DATA_DIR": data_dir,
+            "LAKE_ROOT": "",
+            "THRIFT_PORT": str(free_port()),
+            "SPARK_UI_PORT": "0",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    get_settings.cache_clear()
+    settings = get_settings()
+    (thrift,) = services.select(settings, ["thrift"])
+    services.start(thrift)
+    load_before = os.getloadavg()
+    try:
+        runs = [run_size(settings, n) for n in args.sizes]
+    finally:
+        services.stop(thrift)
+    result = {
+        "benchmark": "dbt_build",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m_at_start": round(load_before[0], 1),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
+            "spark_driver_memory": settings.spark_driver_memory,
+            "dbt_threads": settings.dbt_threads,
+        },
+        "runs": runs,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dbt_build.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "dbt_build.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        "# dbt build benchmark",
+        "",
+        f"{result['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m_at_start']} at start /"
+        f" {m['load_avg_1m_at_end']} at end (the machine is shared), Spark driver"
+        f" {m['spark_driver_memory']}, dbt threads {m['dbt_threads']}.",
+        "",
+        "| tracks | albums | artists | full build (models+tests) | peak RSS | 1% incremental"
+        " build | share of full | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["runs"]:
+        f, i = r["full_build"], r["incremental_build"]
+        lines.append(
+            f"| {r['tracks']:,} | {r['albums']:,} | {r['artists']:,} | {f['wall_s']} s"
+            f" ({f['models']} models, {f['tests']} tests{'' if f['success'] else ', FAILED'}) |"
+            f" {f['thrift_peak_rss_mb']} MB | {i['wall_s']} s (+{i['new_tracks']:,} tracks) |"
+            f" {i['share_of_full']:.0%} | {i['thrift_peak_rss_mb']} MB |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
