@@ -32,6 +32,7 @@ def _summary_table(summary: DbtRunSummary) -> Table:
     return table
 
 
+AUDIT_SCHEMA = "gold_audit"
 SELECT_OPTION = typer.Option(
     None, "--select", "-s", help="dbt selector(s), e.g. marts or stg_spotify__tracks+."
 )
@@ -50,6 +51,9 @@ def transform(
         help="Build the gold marts into this schema (and LAKE_ROOT/<schema>/), e.g. gold_audit"
         " for write-audit-publish. Default: DBT_GOLD_SCHEMA (gold).",
     ),
+    audit: bool = typer.Option(
+        False, "--audit", help="Shortcut for --target-schema gold_audit (write-audit-publish)."
+    ),
 ) -> None:
     """Run `dbt build` (models, tests, unit tests) on the Spark Thrift Server; print a summary."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -60,6 +64,8 @@ def transform(
     from lakehouse.supervisor import ServiceError
 
     settings = get_settings()
+    if audit:
+        target_schema = target_schema or AUDIT_SCHEMA
     with Progress(
         TextColumn("[bold]dbt build[/]"),
         BarColumn(),
