@@ -77,10 +77,25 @@ def ferretdb(settings: Settings) -> Iterator[Settings]:
     yield from _run_service(settings, "ferretdb")
 
 
+_THRIFT_RUNNING: list[Settings] = []
+
+
 @pytest.fixture(scope="session")
 def thrift(settings: Settings) -> Iterator[Settings]:
     """The Spark Thrift Server with Delta, started once for the session."""
-    yield from _run_service(settings, "thrift")
+    for running in _run_service(settings, "thrift"):
+        _THRIFT_RUNNING.append(running)
+        yield running
+        _THRIFT_RUNNING.clear()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_metastore_per_module() -> None:
+    """Each test module starts with no lake schemas in the session's one metastore, so a module
+    never merges into tables another module registered at its own lake's locations (dbt's
+    incremental models would). External tables: dropping them keeps every module's data."""
+    if _THRIFT_RUNNING:
+        reset_metastore(_THRIFT_RUNNING[0])
 
 
 @pytest.fixture
