@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
+from lakehouse.lake import delta_tables
 from lakehouse.settings import Settings
 
 MONGO_COLLECTIONS = ("artists", "albums", "tracks", "audio_features")
 
 
 def _delta_counts(settings: Settings, layer: str) -> dict[str, int]:
-    """Rows of every Delta table directly under LAKE_ROOT/<layer> (local lake or HDFS)."""
     from deltalake import DeltaTable
-    from pyarrow import fs
 
-    base = settings.lake_path(layer)
-    filesystem, root = fs.FileSystem.from_uri(base if "://" in base else f"file://{base}")
-    try:
-        entries = filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))
-    except OSError:
-        return {}
-    counts = {}
-    for entry in sorted(entries, key=lambda e: e.base_name):
-        if entry.type != fs.FileType.Directory or entry.base_name.startswith(("_", ".")):
-            continue
-        path = f"{base}/{entry.base_name}"
-        if DeltaTable.is_deltatable(path):
-            counts[entry.base_name] = DeltaTable(path).to_pyarrow_dataset().count_rows()
-    return counts
+    return {
+        name: DeltaTable(settings.lake_path(layer, name)).to_pyarrow_dataset().count_rows()
+        for name in delta_tables(settings, layer)
+    }
 
 
 def mongo_counts(settings: Settings) -> dict[str, int]:

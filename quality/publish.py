@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lakehouse.lake import delta_tables
 from lakehouse.settings import Settings
 from spark_thrift.client import query
 
@@ -26,11 +27,8 @@ class PublishedTable:
 
 
 def audit_tables(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[str]:
-    """The Delta tables dbt built in the audit schema (views and temp objects are skipped)."""
-    from deltalake import DeltaTable
-
-    names = sorted(row[1] for row in query(f"SHOW TABLES IN {audit_schema}", settings=settings))
-    return [n for n in names if DeltaTable.is_deltatable(settings.lake_path(audit_schema, n))]
+    """The Delta tables dbt built in the audit schema, found by path (views have no path)."""
+    return delta_tables(settings, audit_schema)
 
 
 def table_version(settings: Settings, schema: str, name: str) -> int | None:
