@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
@@ -122,14 +124,28 @@ def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) ->
     victim = db["audio_features"].find_one({"energy": {"$ne": None}})
     before = gold_versions(settings)
     try:
-        db["audio_features"].update_one({"_id": victim["_id"]}, {"$set": {"energy": 5.0}})
+        # Written as the crawler writes a changed document: new _ingested_at, hash recomputed.
+        db["audio_features"].update_one(
+            {"_id": victim["_id"]},
+            {
+                "$set": {"energy": 5.0, "_ingested_at": dt.datetime.now(dt.UTC)},
+                "$unset": {"_content_hash": ""},
+            },
+        )
         with (
             environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database),
             pytest.raises(StageFailed) as failed,
         ):
             pipeline_flow(crawl=False, train=False)
     finally:
-        db["audio_features"].update_one({"_id": victim["_id"]}, {"$set": victim})
+        good = {k: v for k, v in victim.items() if k not in ("_id", "_content_hash")}
+        db["audio_features"].update_one(
+            {"_id": victim["_id"]},
+            {
+                "$set": {**good, "_ingested_at": dt.datetime.now(dt.UTC)},
+                "$unset": {"_content_hash": ""},
+            },
+        )
     assert failed.value.stage in {"dbt", "quality"}
     assert "energy" in str(failed.value)
     assert gold_versions(settings) == before
