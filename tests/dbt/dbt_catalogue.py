@@ -21,19 +21,10 @@ from typing import Any
 
 import pyarrow as pa
 
-UTC_TS = pa.timestamp("us", tz="UTC")
-ENTITY_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("payload", pa.string(), nullable=False),
-        pa.field("content_hash", pa.string(), nullable=False),
-        pa.field("ingested_at", UTC_TS, nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("crawl_id", pa.string()),
-        pa.field("batch_id", pa.string(), nullable=False),
-        pa.field("exported_at", UTC_TS, nullable=False),
-    ]
-)
+# The bronze tables are written with the export's own schemas (docs/contracts.md).
+from ingestion.bronze_tables import ENTITY_SCHEMA
+from ingestion.bronze_tables import IMPORTED_FEATURES_SCHEMA as IMPORTED_SCHEMA
+
 FEATURE_COLUMNS = (
     "danceability",
     "energy",
@@ -47,27 +38,6 @@ FEATURE_COLUMNS = (
     "valence",
     "tempo",
     "time_signature",
-)
-IMPORTED_SCHEMA = pa.schema(
-    [
-        pa.field("track_id", pa.string(), nullable=False),
-        pa.field("track_name", pa.string()),
-        pa.field("artists", pa.string()),
-        pa.field("album_name", pa.string()),
-        pa.field("track_genre", pa.string()),
-        pa.field("popularity", pa.int32()),
-        pa.field("duration_ms", pa.int64()),
-        pa.field("explicit", pa.bool_()),
-        *[
-            pa.field(c, pa.int32() if c in ("key", "mode", "time_signature") else pa.float64())
-            for c in FEATURE_COLUMNS
-        ],
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("source_row", pa.int64(), nullable=False),
-        pa.field("content_hash", pa.string(), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-        pa.field("imported_at", UTC_TS, nullable=False),
-    ]
 )
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
