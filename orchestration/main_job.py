@@ -49,7 +49,7 @@ def print_report(report: dict[str, Any], settings: Settings, console: Console) -
         f"Run {report['run_id']} {report['status']} in {report['seconds']:.0f} s.\n"
         "Next:\n"
         "  lakehouse app        # the Streamlit app on http://127.0.0.1:8501\n"
-        "  lakehouse docs       # dbt docs on http://127.0.0.1:8080\n"
+        "  lakehouse docs       # dbt docs on http://127.0.0.1:8580\n"
         f"  Spark SQL (JDBC):    jdbc:hive2://{settings.thrift_host}:{settings.thrift_port}\n"
         "  lakehouse services down   # stop the services",
         highlight=False,
