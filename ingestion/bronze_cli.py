@@ -67,7 +67,19 @@ def _register(settings) -> None:
     )
 
 
-def export(entity: EntityOption = None, register: RegisterOption = True) -> None:
+RescanOption = Annotated[
+    bool,
+    typer.Option(
+        "--rescan",
+        help="Also query MongoDB by _ingested_at from the watermark when the change journal"
+        " alone would be read: finds documents written by tools other than the crawler.",
+    ),
+]
+
+
+def export(
+    entity: EntityOption = None, register: RegisterOption = True, rescan: RescanOption = False
+) -> None:
     """Export new and changed MongoDB documents into the bronze Delta tables (incremental)."""
     from ingestion.bronze_export import ExportError, export_all
     from lakehouse.settings import get_settings
@@ -82,18 +94,22 @@ def export(entity: EntityOption = None, register: RegisterOption = True) -> None
             progress.update(tasks[name], completed=read)
 
         try:
-            summary = export_all(settings, entity or None, progress=report)
+            summary = export_all(settings, entity or None, progress=report, rescan=rescan)
         except ExportError as exc:
             raise _fail(str(exc)) from exc
     table = Table(
         "entity", "read", "exported", "already in bronze", "rejected", "newly quarantined",
-        "watermark", "seconds", title=f"bronze export {summary.batch_id} -> {summary.lake_root}",
+        "watermark", "changes from", "seconds",
+        title=f"bronze export {summary.batch_id} -> {summary.lake_root}",
     )  # fmt: skip
     for e in summary.entities:
         mark = e.watermark_after.isoformat(timespec="seconds") if e.watermark_after else "-"
         table.add_row(
             e.entity, f"{e.read:,}", f"{e.exported:,}", f"{e.unchanged:,}", f"{e.rejected:,}",
-            f"{e.quarantined:,}", mark, f"{e.seconds:.1f}",
+            f"{e.quarantined:,}", mark,
+            f"MongoDB + journal ({e.journal_read:,})" if e.scanned
+            else f"journal ({e.journal_read:,})",
+            f"{e.seconds:.1f}",
         )  # fmt: skip
     console.print(table)
     for e in summary.entities:

@@ -1,9 +1,16 @@
 """MongoDB -> bronze Delta export: incremental by watermark, idempotent, crash-safe.
 
-For each entity collection the export reads the documents whose `_ingested_at` is at or after the
-watermark minus an overlap, validates them (bad ones go to the quarantine with a reason), drops
-the versions bronze already holds and appends the rest to `LAKE_ROOT/bronze/<entity>` with
-delta-rs, which writes local paths and `hdfs://` URLs through the same code.
+For each entity collection the export reads what changed since the last export, validates it
+(bad documents go to the quarantine with a reason), drops the versions bronze already holds and
+appends the rest to `LAKE_ROOT/bronze/<entity>` with delta-rs, which writes local paths and
+`hdfs://` URLs through the same code.
+
+What changed comes from two places (BRONZE_CHANGE_CAPTURE):
+- `scan`: the documents whose `_ingested_at` is at or after the watermark minus an overlap, an
+  indexed range query on MongoDB; the default there.
+- `journal`: the crawler's change journal (ingestion/change_journal.py), which the export always
+  consumes; the default on FerretDB, whose SQLite backend answers the range query by decoding the
+  whole collection. The first export of a table (no watermark) and `--rescan` scan as well.
 
 Why it cannot duplicate or lose documents:
 - The watermark lives in the custom metadata of the bronze table's own Delta commits, so it is
@@ -36,6 +43,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from ingestion import change_journal
 from ingestion.bronze_quarantine import QuarantineRecord, write_quarantine
 from ingestion.bronze_tables import (
     ENTITIES,
@@ -71,6 +79,8 @@ class EntityExport:
     rejected: int = 0  # documents that failed validation in this run
     quarantined: int = 0  # of those, newly written to the quarantine
     commits: int = 0
+    scanned: bool = False  # read MongoDB by `_ingested_at` (else the change journal alone)
+    journal_read: int = 0  # of `read`, documents from the change journal
     read_seconds: float = 0.0  # of `seconds`, waiting for MongoDB to send the documents
     watermark_before: dt.datetime | None = None
     watermark_after: dt.datetime | None = None
@@ -148,19 +158,20 @@ def mongo_filter(since: dt.datetime | None) -> dict:
 
 
 def _raw_documents(collection: Collection, query: dict, result: EntityExport) -> Iterator[bytes]:
-    """Documents as BSON bytes: decoding happens per document, so one bad one cannot stop us.
-
-    Also times the waits on the server (`result.read_seconds`): on FerretDB they dominate.
-    """
+    """Documents as BSON bytes: decoding happens per document, so one bad one cannot stop us."""
     raw = collection.with_options(codec_options=CodecOptions(document_class=RawBSONDocument))
-    cursor = raw.find(query, batch_size=2000)
+    yield from _timed((doc.raw for doc in raw.find(query, batch_size=2000)), result)
+
+
+def _timed(documents: Iterator[bytes], result: EntityExport) -> Iterator[bytes]:
+    """Times the waits on the server (`result.read_seconds`): on FerretDB they dominate."""
     while True:
         began = time.perf_counter()
-        doc = next(cursor, None)
+        doc = next(documents, None)
         result.read_seconds += time.perf_counter() - began
         if doc is None:
             return
-        yield doc.raw
+        yield doc
 
 
 def _ensure_index(collection: Collection, result: EntityExport) -> None:
@@ -210,9 +221,22 @@ class _EntityWriter:
         self.buffer: list[ValidDocument] = []
         self.rejections: list[Rejection] = []
         self.existing = pa.table({})
+        self.covered = False
+        self.covered_from: dt.datetime | None = None
 
-    def load_existing(self, lower: dt.datetime | None) -> None:
+    def cover(self, lower: dt.datetime | None) -> None:
+        """Make `existing` hold every bronze key stamped at or after `lower` (None: all).
+
+        Loaded lazily and widened only when a chunk reaches further back: journal entries left by
+        a crashed export can predate the watermark's overlap.
+        """
+        if self.covered and (
+            self.covered_from is None or (lower is not None and lower >= self.covered_from)
+        ):
+            return
+        self.table.update_incremental()  # our own earlier commits of this run included
         self.existing = _existing_keys(self.table, lower)
+        self.covered, self.covered_from = True, lower
 
     def add(self, doc: ValidDocument) -> None:
         self.buffer.append(doc)
@@ -222,6 +246,8 @@ class _EntityWriter:
     def flush(self, final: bool) -> None:
         chunk = self._to_arrow(self.buffer)
         self.buffer = []
+        if chunk.num_rows:
+            self.cover(pc.min(chunk["ingested_at"]).as_py())
         fresh = _new_rows(chunk, self.existing)
         self.result.unchanged += chunk.num_rows - fresh.num_rows
         if final:
@@ -280,6 +306,8 @@ def export_entity(
     settings: Settings,
     entity: str,
     batch_id: str,
+    capture: change_journal.ChangeCapture = "scan",
+    rescan: bool = False,
     progress: ProgressCallback | None = None,
 ) -> EntityExport:
     """Export one collection into its bronze table; see the module docstring for the rules."""
@@ -290,19 +318,19 @@ def export_entity(
     result.watermark_before = result.watermark_after = watermark
     if not found and writer.table.version() > 0:
         result.notes.append("no watermark in the table log: re-read everything (deduplicated)")
-    overlap = dt.timedelta(seconds=settings.bronze_overlap_s)
-    since = watermark - overlap if watermark else None
-    writer.load_existing(since)
-    collection = db[entity]
-    _ensure_index(collection, result)
+    # Claimed before the scan: every document written from here on has an entry in the new
+    # journal, which the next export reads.
+    claimed = change_journal.claim(db, entity, batch_id)
     read_started = dt.datetime.now(dt.UTC)
-    newest: dt.datetime | None = None
-    for raw in _raw_documents(collection, mongo_filter(since), result):
+    result.scanned = capture == "scan" or rescan or not found
+    newest: dict[str, dt.datetime | None] = {"stamp": None}
+
+    def take(raw: bytes) -> None:
         result.read += 1
         checked = validate(entity, raw)
         stamp = checked.ingested_at
-        if stamp is not None and (newest is None or stamp > newest):
-            newest = stamp
+        if stamp is not None and (newest["stamp"] is None or stamp > newest["stamp"]):
+            newest["stamp"] = stamp
         if isinstance(checked, Rejection):
             result.rejected += 1
             writer.rejections.append(checked)
@@ -310,11 +338,24 @@ def export_entity(
             writer.add(checked)
         if progress and result.read % 1000 == 0:
             progress(entity, result.read)
-    if newest is not None:
-        candidate = min(newest, read_started)
+
+    if result.scanned:
+        since = watermark - dt.timedelta(seconds=settings.bronze_overlap_s) if watermark else None
+        writer.cover(since)
+        collection = db[entity]
+        _ensure_index(collection, result)
+        for raw in _raw_documents(collection, mongo_filter(since), result):
+            take(raw)
+    before = result.read
+    for raw in _timed(change_journal.entries(db, claimed), result):
+        take(raw)
+    result.journal_read = result.read - before
+    if newest["stamp"] is not None:
+        candidate = min(newest["stamp"], read_started)
         if watermark is None or candidate > watermark:
             result.watermark_after = candidate
     writer.flush(final=True)
+    change_journal.release(db, claimed)  # only now: a crash before this re-reads, deduplicated
     if progress:
         progress(entity, result.read)
     result.seconds = time.perf_counter() - started
@@ -326,8 +367,13 @@ def export_all(
     entities: Iterable[str] | None = None,
     progress: ProgressCallback | None = None,
     batch_id: str | None = None,
+    rescan: bool = False,
 ) -> ExportSummary:
-    """Export every entity collection (or the given ones); one batch id for the whole run."""
+    """Export every entity collection (or the given ones); one batch id for the whole run.
+
+    rescan: also read MongoDB by `_ingested_at` from the watermark when the change journal alone
+    would do (finds documents written by tools other than the crawler).
+    """
     from ingestion.mongodb import client
 
     settings = settings or get_settings()
@@ -344,9 +390,12 @@ def export_all(
         with client(settings) as mongo:
             mongo.admin.command("ping")
             db = mongo[settings.mongodb_database]
+            capture = change_journal.resolve(db, settings.bronze_change_capture)
             for entity in chosen:
                 summary.entities.append(
-                    export_entity(db, settings, entity, summary.batch_id, progress)
+                    export_entity(
+                        db, settings, entity, summary.batch_id, capture, rescan, progress
+                    )
                 )
     except (DeltaError, OSError) as exc:  # delta-rs reports HDFS/IO failures as OSError
         raise ExportError(

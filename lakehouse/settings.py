@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -112,6 +113,12 @@ class Settings(BaseSettings):
         description="Re-read this many seconds before the export watermark: covers documents"
         " whose _ingested_at was stamped before a concurrent export read past it (and clock skew"
         " between crawler and exporter hosts). Re-read rows are deduplicated.",
+    )
+    bronze_change_capture: Literal["auto", "scan", "journal"] = Field(
+        "auto",
+        description="How incremental exports find changed documents: `scan` = range query on"
+        " _ingested_at (uses the index on MongoDB), `journal` = the crawler's change journal"
+        " (ingestion/change_journal.py), `auto` = scan on MongoDB, journal on FerretDB",
     )
     bronze_chunk_rows: int = Field(
         50_000, description="Rows per Delta commit while exporting (bounds memory)"

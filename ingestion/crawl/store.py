@@ -2,7 +2,8 @@
 id, the API payload plus `_ingested_at`, `_source`, `_crawl_id`, `_content_hash`.
 
 Writes are upserts by `_id`, and a payload whose hash is already stored is not rewritten, so
-re-crawling unchanged data writes nothing and replays after a crash create no duplicates.
+re-crawling unchanged data writes nothing and replays after a crash create no duplicates. Every
+write is journaled first (ingestion/change_journal.py) so the bronze export reads only changes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
+
+from ingestion import change_journal
 
 ENTITY_COLLECTIONS = ("artists", "albums", "tracks", "audio_features")
 DUPLICATE_KEY = 11000
@@ -96,6 +99,7 @@ class DocumentStore:
                 "_content_hash": digest,
             }
             (replaces if doc_id in stored else inserts).append(document)
+        change_journal.record(self.db, collection, inserts + replaces)
         self._write(coll, inserts, replaces)
         with self._lock:
             if collection in self._hashes:

@@ -41,6 +41,7 @@ def cli_env(bronze_settings: Settings) -> dict[str, str]:
         "MONGODB_DATABASE": bronze_settings.mongodb_database,
         "LAKE_ROOT": bronze_settings.lake_root,
         "FERRETDB_PORT": str(bronze_settings.ferretdb_port),
+        "BRONZE_CHANGE_CAPTURE": bronze_settings.bronze_change_capture,
     }
 
 
@@ -60,6 +61,17 @@ def test_export_prints_a_summary_and_a_rerun_exports_nothing(
     again = run_cli("export", "--no-register", "--entity", "albums", env=cli_env)
     assert again.returncode == 0, again.stderr
     assert counts(again.stdout, "albums") == ["13", "0", "12", "1", "0"]
+
+    # FerretDB's default reads the crawler's change journal, which holds nothing here; --rescan
+    # also queries MongoDB, as the scan above did.
+    journal_env = {**cli_env, "BRONZE_CHANGE_CAPTURE": "auto"}
+    journal = run_cli("export", "--no-register", "--entity", "albums", env=journal_env)
+    assert journal.returncode == 0, journal.stderr
+    assert counts(journal.stdout, "albums") == ["0", "0", "0", "0", "0"]
+    assert "journal (0)" in journal.stdout and "MongoDB" not in journal.stdout
+    rescan = run_cli("export", "--no-register", "-e", "albums", "--rescan", env=journal_env)
+    assert counts(rescan.stdout, "albums") == ["13", "0", "12", "1", "0"]
+    assert "MongoDB + journal (0)" in rescan.stdout
 
 
 def test_export_errors_name_the_problem_and_the_fix(cli_env: dict[str, str]) -> None:

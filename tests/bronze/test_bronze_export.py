@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
+from export_crash import SimulatedCrash, crash_on_commit
 from pymongo.database import Database
 from spotify_docs import (
     BASE_TIME,
@@ -138,25 +139,6 @@ def test_payload_changing_back_is_a_new_version(
 
     history = sorted(rows(bronze_settings, "artists"), key=lambda r: r["ingested_at"])
     assert [json.loads(r["payload"])["popularity"] for r in history] == [50, 51, 50]
-
-
-class SimulatedCrash(Exception):
-    pass
-
-
-def crash_on_commit(monkeypatch: pytest.MonkeyPatch, failing_call: int) -> list[int]:
-    """Make the `failing_call`-th Delta commit of the export raise, like a killed process."""
-    calls: list[int] = []
-    real = bronze_export._EntityWriter._commit
-
-    def commit(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == failing_call:
-            raise SimulatedCrash(f"killed at commit {failing_call}")
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(bronze_export._EntityWriter, "_commit", commit)
-    return calls
 
 
 def test_crash_mid_export_then_rerun_leaves_no_duplicate_and_no_gap(
