@@ -270,10 +270,15 @@ def build(
     exclude: Sequence[str] = (),
     gold_schema: str | None = None,
     register_sources: bool = True,
+    unit_tests: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> DbtRunSummary:
     """`dbt build`: models, tests and unit tests in dependency order (a failing test skips what
-    depends on it). Registers the bronze tables first so a fresh metastore works."""
+    depends on it). Registers the bronze tables first so a fresh metastore works.
+
+    unit_tests=False leaves the unit tests out, as dbt recommends for production runs: their
+    inputs are fixed, so they can only change with the code (the test suite runs them).
+    """
     settings = settings or get_settings()
     require_thrift(settings)
     if register_sources:
@@ -287,6 +292,8 @@ def build(
         args += ["--select", *select]
     if exclude:
         args += ["--exclude", *exclude]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return run_dbt(args, settings, gold_schema=gold_schema, on_progress=on_progress)
 
 

@@ -16,7 +16,14 @@ from spark_thrift import launcher
 
 
 @lru_cache(maxsize=1)
-def _session(master: str, jars: tuple[str, ...], driver_host: str, partitions: int):
+def _session(
+    master: str,
+    jars: tuple[str, ...],
+    driver_host: str,
+    partitions: int,
+    snapshot_partitions: int,
+    warehouse: str,
+):
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", driver_host)
@@ -30,7 +37,10 @@ def _session(master: str, jars: tuple[str, ...], driver_host: str, partitions: i
             "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
         )
         .config("spark.sql.catalogImplementation", "in-memory")
+        # Nothing is written there, but Spark creates it; default is ./spark-warehouse in the cwd.
+        .config("spark.sql.warehouse.dir", warehouse)
         .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.databricks.delta.snapshotPartitions", str(snapshot_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.bindAddress", driver_host)
@@ -46,7 +56,14 @@ def get_spark(settings: Settings):
     launcher.check_java(settings)
     jars = tuple(str(j) for j in launcher.delta_jars(settings))
     master = settings.spark_master if not settings.spark_master.startswith("local") else "local[2]"
-    return _session(master, jars, settings.spark_driver_host, settings.spark_shuffle_partitions)
+    return _session(
+        master,
+        jars,
+        settings.spark_driver_host,
+        settings.spark_shuffle_partitions,
+        settings.spark_delta_snapshot_partitions,
+        str(settings.data_dir / "quality" / "spark-warehouse"),
+    )
 
 
 def stop_spark() -> None:

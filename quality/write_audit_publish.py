@@ -46,8 +46,10 @@ class WriteAuditPublish:
     def write(self, *, full_refresh: bool = False) -> None:
         from lakehouse import dbt_runner
 
+        # The pipeline's production build: data tests gate the data; the unit tests only change
+        # with the code and run in the test suite and `lakehouse transform`.
         summary = dbt_runner.build(
-            self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh
+            self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh, unit_tests=False
         )
         self.dbt_line = summary.line()
         if not summary.success:

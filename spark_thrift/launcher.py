@@ -116,6 +116,7 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.bindAddress": settings.spark_driver_host,
         "spark.executor.memory": settings.spark_executor_memory,
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark_delta_snapshot_partitions),
     }
     if settings.spark_ui_port:
         conf["spark.ui.port"] = str(settings.spark_ui_port)
