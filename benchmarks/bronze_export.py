@@ -138,9 +138,19 @@ def run_size(mongo, settings, size: int, spacing: dt.timedelta) -> dict:
         "ferretdb_filter_pushdown": explain.get("filterPushdown"),
         "bronze_rows_after": rows,
         "bronze_rows_expected": size + new,
+        "load_average_1min_at_end": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result), flush=True)
     return result
+
+
+def save_size(result: dict) -> None:
+    """Replace this size's row in the results, keeping the other sizes' earlier measurements."""
+    result["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    path = RESULTS / "bronze_export.json"
+    previous = json.loads(path.read_text())["results"] if path.exists() else []
+    kept = [r for r in previous if r["documents"] != result["documents"]]
+    write_results(sorted([*kept, result], key=lambda r: r["documents"]))
 
 
 def write_results(results: list[dict], measured_at: str | None = None) -> None:
@@ -159,24 +169,26 @@ def write_results(results: list[dict], measured_at: str | None = None) -> None:
     lines = [
         "# bronze export benchmark",
         "",
-        f"Measured {meta['measured_at']} on {meta['machine']}; {meta['mongodb']}; "
+        f"On {meta['machine']}; {meta['mongodb']}; "
         f"{meta['lake']}; {meta['document']}. Command: `.venv/bin/python"
         " benchmarks/bronze_export.py --sizes ...`.",
         "",
-        "| documents | full export s (of which MongoDB) | docs/s | incremental 1% new s"
+        "| documents | insert s | full export s (of which MongoDB) | docs/s | incremental 1% new s"
         " (of which MongoDB) | read from | docs read | share of full | no-op re-run s |"
-        " `--rescan` re-run s | filter pushdown |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " `--rescan` re-run s | filter pushdown | load avg at end | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         full, incr = r["full"], r["incremental"]
         lines.append(
-            f"| {r['documents']:,} | {r['full_seconds']} ({full['waiting_for_mongodb_seconds']})"
+            f"| {r['documents']:,} | {r['insert_seconds']} |"
+            f" {r['full_seconds']} ({full['waiting_for_mongodb_seconds']})"
             f" | {r['full_docs_per_second']:,} | {r['incremental_seconds']}"
             f" ({incr['waiting_for_mongodb_seconds']}) | {incr['changes_from']} |"
             f" {incr['read']:,} | {r['incremental_share_of_full']:.1%} |"
             f" {r['noop_rerun_seconds']} | {r['rescan_rerun_seconds']} |"
-            f" {r['ferretdb_filter_pushdown']} |"
+            f" {r['ferretdb_filter_pushdown']} | {r.get('load_average_1min_at_end', '-')} |"
+            f" {r.get('measured_at', meta['measured_at'])[:16]} |"
         )
     lines += [
         "",
@@ -220,10 +232,11 @@ def main() -> None:
         print(services.start(ferretdb), flush=True)
         try:
             with client(settings, timeout_ms=30_000) as mongo:
-                results = [run_size(mongo, settings, size, spacing) for size in args.sizes]
+                for size in args.sizes:
+                    # Saved after each size: a long 1M run never loses the smaller ones.
+                    save_size(run_size(mongo, settings, size, spacing))
         finally:
             print(services.stop(ferretdb), flush=True)
-    write_results(results)
 
 
 if __name__ == "__main__":
