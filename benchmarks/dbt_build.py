@@ -2,8 +2,9 @@
 
 For each size (tracks) it writes bronze Delta tables with delta-rs (realistic API payloads:
 ~1 album per 10 tracks, ~1 artist per 20 tracks, 2-artist credits on 1 track in 5, audio features
-for 80% of tracks), runs a full `dbt build` (models + all tests), then appends 1% new tracks (with
-their albums, features and a few changed artists) and runs the incremental `dbt build`.
+for 80% of tracks), runs a full `dbt build` (models + data tests, as the pipeline does), then
+appends 1% new tracks (with their albums, features and a few changed artists) and runs the
+incremental `dbt build`.
 
 Runs against its own Thrift Server (started and stopped here) on a private data dir.
 Usage: .venv/bin/python benchmarks/dbt_build.py [--sizes 10000 200000]
@@ -13,57 +14,22 @@ Results: benchmarks/results/dbt_build.json and .md
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import random
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psutil
+from process_memory import PeakRss
 
 from lakehouse.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 GENRES = [f"genre {i}" for i in range(60)]
-
-
-class PeakRss:
-    """Samples the RSS of a process tree (the Thrift Server's JVM) every 0.5 s."""
-
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _rss(self) -> int:
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.5)
-
-    def __enter__(self) -> PeakRss:
-        self.peak = self._rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._stop.clear()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _artist(i: int, rng: random.Random, version: int = 0) -> dict:
@@ -203,8 +169,9 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
     (thrift,) = select(settings, ["thrift"])
     pid = thrift.process.running_process().pid
 
-    with PeakRss(pid) as rss_full:
-        full = dbt_runner.build(scoped, register_sources=False)
+    with PeakRss(lambda: [pid]) as rss_full:
+        # The pipeline's production build: models and data tests (unit tests run in CI only).
+        full = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
     # 1% new tracks (with their albums and features) and 1% of the artists changed.
     extra = max(10, n_tracks // 100)
     t1 = t0 + timedelta(days=1)
@@ -212,8 +179,8 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
     write_bronze(location, "artists", changed, "b2", t1)
     for entity, docs in catalogue(n_tracks, extra, n_artists, seed=3).items():
         write_bronze(location, entity, docs, "b2", t1)
-    with PeakRss(pid) as rss_inc:
-        incremental = dbt_runner.build(scoped, register_sources=False)
+    with PeakRss(lambda: [pid]) as rss_inc:
+        incremental = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
     return {
         "tracks": n_tracks,
         "albums": n_tracks // 10,
@@ -277,6 +244,7 @@ def main() -> None:
             "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
             "spark_driver_memory": settings.spark_driver_memory,
             "dbt_threads": settings.dbt_threads,
+            "dbt_poll_interval_s": settings.dbt_poll_interval_s,
         },
         "runs": runs,
     }
@@ -293,7 +261,9 @@ def markdown(result: dict) -> str:
         "",
         f"{result['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m_at_start']} at start /"
         f" {m['load_avg_1m_at_end']} at end (the machine is shared), Spark driver"
-        f" {m['spark_driver_memory']}, dbt threads {m['dbt_threads']}.",
+        f" {m['spark_driver_memory']}, dbt threads {m['dbt_threads']}, dbt poll interval"
+        f" {m.get('dbt_poll_interval_s', '-')} s; the pipeline's build (models + data tests, no"
+        " unit tests).",
         "",
         "| tracks | albums | artists | full build (models+tests) | peak RSS | 1% incremental"
         " build | share of full | peak RSS |",
