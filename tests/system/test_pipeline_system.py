@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 from lake_support import environment
 
+from ingestion.crawl.store import DocumentStore
 from ingestion.mongodb import database
 from lakehouse.settings import Settings
 from orchestration import run_log
@@ -122,30 +121,19 @@ def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) ->
     settings, _ = built_lakehouse
     db = database(settings)
     victim = db["audio_features"].find_one({"energy": {"$ne": None}})
+    payload = {k: v for k, v in victim.items() if not k.startswith("_")}
+    # Written as the crawler writes a changed document: journaled, new _ingested_at and hash.
+    store = DocumentStore(db, source=victim["_source"], crawl_id="system-test-bad-energy")
     before = gold_versions(settings)
     try:
-        # Written as the crawler writes a changed document: new _ingested_at, hash recomputed.
-        db["audio_features"].update_one(
-            {"_id": victim["_id"]},
-            {
-                "$set": {"energy": 5.0, "_ingested_at": dt.datetime.now(dt.UTC)},
-                "$unset": {"_content_hash": ""},
-            },
-        )
+        assert store.upsert("audio_features", [{**payload, "energy": 5.0}]).changed == 1
         with (
             environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database),
             pytest.raises(StageFailed) as failed,
         ):
             pipeline_flow(crawl=False, train=False)
     finally:
-        good = {k: v for k, v in victim.items() if k not in ("_id", "_content_hash")}
-        db["audio_features"].update_one(
-            {"_id": victim["_id"]},
-            {
-                "$set": {**good, "_ingested_at": dt.datetime.now(dt.UTC)},
-                "$unset": {"_content_hash": ""},
-            },
-        )
+        store.upsert("audio_features", [payload])
     assert failed.value.stage in {"dbt", "quality"}
     assert "energy" in str(failed.value)
     assert gold_versions(settings) == before
