@@ -54,7 +54,7 @@ def _session(
 def get_spark(settings: Settings):
     """The process-wide quality Spark session (started on first use, ~10 s)."""
     launcher.check_java(settings)
-    jars = tuple(str(j) for j in launcher.delta_jars(settings))
+    jars = tuple(str(j) for j in launcher.server_jars(settings))
     master = settings.spark_master if not settings.spark_master.startswith("local") else "local[2]"
     return _session(
         master,

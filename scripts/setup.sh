@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the project needs on this machine, all of it cached:
 #   1. .venv with the Python stack (pip cache; skipped when pyproject/constraints are unchanged)
-#   2. the Delta Lake jars for the Spark Thrift Server (Maven, ~/.m2) -> spark_thrift/jars/
+#   2. the Delta Lake (+ Hive LLAP common) jars for the Spark Thrift Server (Maven, ~/.m2)
+#      -> spark_thrift/jars/
 #   3. the local MongoDB-compatible server, FerretDB, built from ingestion/ferretdb (Go caches)
 #      -> .tools/bin/ferretdb-local; and the jars of a one-node HDFS the tests run (Maven)
 #   4. with --browser: Debian's chromium + chromium-driver for the end-to-end app tests
@@ -56,16 +57,16 @@ else
   log "Python dependencies up to date"
 fi
 
-# --- 2. Delta jars -----------------------------------------------------------------------------
+# --- 2. Thrift Server jars --------------------------------------------------------------------
 jars_ok=1
-for jar in delta-spark_4.1_2.13-4.3.1.jar delta-storage-4.3.1.jar; do
+for jar in delta-spark_4.1_2.13-4.3.1.jar delta-storage-4.3.1.jar hive-llap-common-2.3.10.jar; do
   [ -f "spark_thrift/jars/$jar" ] || jars_ok=0
 done
 if [ "$jars_ok" = 0 ]; then
-  log "fetching Delta jars with Maven"
+  log "fetching the Thrift Server jars (Delta, Hive LLAP common) with Maven"
   mvn -q -B -f spark_thrift/pom.xml dependency:copy-dependencies
 else
-  log "Delta jars present"
+  log "Thrift Server jars present"
 fi
 
 # --- 2b. single-node HDFS for the tests (hadoop-minicluster from Maven Central) -------------------

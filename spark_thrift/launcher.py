@@ -20,7 +20,15 @@ from lakehouse.supervisor import ServiceError
 
 DEFAULTS_FILE = Path(__file__).with_name("spark-defaults.conf")
 DELTA_VERSION = "4.3.1"
-REQUIRED_JARS = (f"delta-spark_4.1_2.13-{DELTA_VERSION}.jar", f"delta-storage-{DELTA_VERSION}.jar")
+HIVE_VERSION = "2.3.10"  # the Hive client built into pyspark 4.1 (pyspark/jars/hive-*.jar)
+REQUIRED_JARS = (
+    f"delta-spark_4.1_2.13-{DELTA_VERSION}.jar",
+    f"delta-storage-{DELTA_VERSION}.jar",
+    # Spark 4 ships without it, yet Hive's FunctionRegistry needs LlapSigner when the Thrift
+    # Server closes a session on a worker thread that never built a Hive client (SPARK-51041):
+    # without it, with several dbt threads, CloseSession fails with NoClassDefFoundError.
+    f"hive-llap-common-{HIVE_VERSION}.jar",
+)
 SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 MIN_JAVA = 17
 FETCH_JARS_HINT = (
@@ -75,12 +83,13 @@ def check_java(settings: Settings) -> Path:
     return java
 
 
-def delta_jars(settings: Settings) -> list[Path]:
+def server_jars(settings: Settings) -> list[Path]:
     jars = [settings.spark_jars_dir / name for name in REQUIRED_JARS]
     missing = [jar.name for jar in jars if not jar.is_file()]
     if missing:
         raise ServiceError(
-            f"Delta jar(s) missing from {settings.spark_jars_dir}: {', '.join(missing)}. "
+            f"Spark Thrift Server jar(s) missing from {settings.spark_jars_dir}: "
+            f"{', '.join(missing)}. "
             f"Fetch them: {FETCH_JARS_HINT}."
         )
     return jars
@@ -126,7 +135,7 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
 
 
 def build_command(settings: Settings) -> list[str]:
-    jars = delta_jars(settings)
+    jars = server_jars(settings)
     submit = spark_home() / "bin" / "spark-submit"
     command = [
         str(submit),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,38 @@ def test_the_same_config_targets_a_cluster(tmp_path: Path) -> None:
     assert command[command.index("--driver-memory") + 1] == "8g"
     assert "spark.sql.warehouse.dir=hdfs://namenode:8020/lake/warehouse" in command
     assert "spark.driver.host=10.0.0.5" in command
+
+
+PROBE = """
+public class Probe {
+    public static void main(String[] args) throws Exception {
+        Class.forName("org.apache.hadoop.hive.ql.exec.FunctionRegistry");
+        System.out.println("FunctionRegistry initialised");
+    }
+}
+"""
+
+
+def test_server_classpath_initialises_hives_function_registry(tmp_path: Path) -> None:
+    """The Thrift Server initialises Hive's FunctionRegistry when it closes some sessions.
+
+    Its static initialiser fails on pyspark's jars alone (LlapSigner is missing), which made
+    dbt's CloseSession calls fail; the server's extra jars must complete it.
+    """
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    java = launcher.check_java(settings)
+    source = tmp_path / "Probe.java"
+    source.write_text(PROBE)
+    classpath = [str(launcher.spark_home() / "jars" / "*")]
+    classpath += [str(jar) for jar in launcher.server_jars(settings)]
+    opens = [
+        f"--add-opens=java.base/{p}=ALL-UNNAMED" for p in ("java.lang", "java.net", "java.util")
+    ]
+    result = subprocess.run(
+        [str(java), *opens, "-cp", os.pathsep.join(classpath), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "NoClassDefFoundError" not in result.stderr, result.stderr[-2000:]
+    assert result.stdout.strip() == "FunctionRegistry initialised", result.stderr[-2000:]
