@@ -25,6 +25,7 @@ from pathlib import Path
 
 from process_memory import PeakRss
 
+from lakehouse.dbt_runner import DbtRunSummary
 from lakehouse.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,18 @@ def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: d
     write_deltalake(f"{location}/{entity}", table, mode="append")
 
 
+def node_time(summary: DbtRunSummary) -> dict:
+    """Where the build's time went: summed node seconds per kind and the slowest nodes."""
+    by_kind: dict[str, float] = {}
+    for node in summary.nodes:
+        by_kind[node.resource_type] = by_kind.get(node.resource_type, 0.0) + node.seconds
+    slowest = sorted(summary.nodes, key=lambda n: n.seconds, reverse=True)[:5]
+    return {
+        "summed_s": {kind: round(s, 1) for kind, s in sorted(by_kind.items())},
+        "slowest": [[n.name, round(n.seconds, 1)] for n in slowest],
+    }
+
+
 def run_size(settings: Settings, n_tracks: int) -> dict:
     from lakehouse import dbt_runner
     from lakehouse.dbt_sources import register_bronze_tables
@@ -193,6 +206,7 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
             "tests": full.tests_passed,
             "failed": [n.name for n in full.failed_nodes],
             "thrift_peak_rss_mb": round(rss_full.peak / 2**20),
+            "node_time": node_time(full),
         },
         "incremental_build": {
             "new_tracks": extra,
@@ -201,6 +215,7 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
             "success": incremental.success,
             "share_of_full": round(incremental.seconds / full.seconds, 3),
             "thrift_peak_rss_mb": round(rss_inc.peak / 2**20),
+            "node_time": node_time(incremental),
         },
     }
 
@@ -229,29 +244,42 @@ def main() -> None:
     settings = get_settings()
     (thrift,) = services.select(settings, ["thrift"])
     services.start(thrift)
-    load_before = os.getloadavg()
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "spark_driver_memory": settings.spark_driver_memory,
+        "dbt_threads": settings.dbt_threads,
+        "dbt_poll_interval_s": settings.dbt_poll_interval_s,
+    }
     try:
-        runs = [run_size(settings, n) for n in args.sizes]
+        for n_tracks in args.sizes:
+            # Saved after each size, replacing only that size's row: a long 1M run neither
+            # waits for nor loses the smaller ones.
+            load_before = os.getloadavg()[0]
+            run = run_size(settings, n_tracks)
+            run["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+            run["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            save_run(machine, run)
     finally:
         services.stop(thrift)
+    print((RESULTS / "dbt_build.md").read_text())
+
+
+def save_run(machine: dict, run: dict) -> None:
+    path = RESULTS / "dbt_build.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    if previous.get("machine") != machine:
+        previous = {}  # other settings: the older rows are not comparable
+    runs = {r["tracks"]: r for r in previous.get("runs", [])}
+    runs[run["tracks"]] = run
     result = {
         "benchmark": "dbt_build",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_avg_1m_at_start": round(load_before[0], 1),
-            "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
-            "spark_driver_memory": settings.spark_driver_memory,
-            "dbt_threads": settings.dbt_threads,
-            "dbt_poll_interval_s": settings.dbt_poll_interval_s,
-        },
-        "runs": runs,
+        "machine": machine,
+        "runs": sorted(runs.values(), key=lambda r: r["tracks"]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dbt_build.json").write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "dbt_build.md").write_text(markdown(result))
-    print(markdown(result))
 
 
 def markdown(result: dict) -> str:
@@ -259,24 +287,33 @@ def markdown(result: dict) -> str:
     lines = [
         "# dbt build benchmark",
         "",
-        f"{result['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m_at_start']} at start /"
-        f" {m['load_avg_1m_at_end']} at end (the machine is shared), Spark driver"
-        f" {m['spark_driver_memory']}, dbt threads {m['dbt_threads']}, dbt poll interval"
-        f" {m.get('dbt_poll_interval_s', '-')} s; the pipeline's build (models + data tests, no"
-        " unit tests).",
+        f"{m['cpus']} CPUs, Spark driver {m['spark_driver_memory']}, dbt threads"
+        f" {m['dbt_threads']}, dbt poll interval {m['dbt_poll_interval_s']} s; the pipeline's"
+        " build (models + data tests, no unit tests). Load average: 1-minute, before/after the"
+        " size (the machine is shared).",
         "",
         "| tracks | albums | artists | full build (models+tests) | peak RSS | 1% incremental"
-        " build | share of full | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " build | share of full | peak RSS | measured | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in result["runs"]:
         f, i = r["full_build"], r["incremental_build"]
         lines.append(
             f"| {r['tracks']:,} | {r['albums']:,} | {r['artists']:,} | {f['wall_s']} s"
             f" ({f['models']} models, {f['tests']} tests{'' if f['success'] else ', FAILED'}) |"
-            f" {f['thrift_peak_rss_mb']} MB | {i['wall_s']} s (+{i['new_tracks']:,} tracks) |"
-            f" {i['share_of_full']:.0%} | {i['thrift_peak_rss_mb']} MB |"
+            f" {f['thrift_peak_rss_mb']} MB | {i['wall_s']} s (+{i['new_tracks']:,} tracks"
+            f"{'' if i['success'] else ', FAILED'}) |"
+            f" {i['share_of_full']:.0%} | {i['thrift_peak_rss_mb']} MB | {r['date']} |"
+            f" {r['load_avg_1m'][0]} / {r['load_avg_1m'][1]} |"
         )
+    lines += ["", "Summed node seconds (dbt threads run nodes in parallel) and slowest nodes:", ""]
+    for r in result["runs"]:
+        for label, build in (("full", r["full_build"]), ("incremental", r["incremental_build"])):
+            spent = build.get("node_time")
+            if spent:
+                kinds = ", ".join(f"{k} {s} s" for k, s in spent["summed_s"].items())
+                slow = ", ".join(f"{n} {s} s" for n, s in spent["slowest"])
+                lines.append(f"- {r['tracks']:,} tracks, {label}: {kinds}; slowest: {slow}")
     return "\n".join(lines) + "\n"
 
 
