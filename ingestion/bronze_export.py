@@ -53,11 +53,13 @@ from ingestion.bronze_tables import (
     table_uri,
 )
 from ingestion.bronze_validation import Rejection, ValidDocument, validate
+from lakehouse import exclusive_lock
 from lakehouse.settings import Settings, get_settings
 
 WATERMARK_KEY = "lakehouse.bronze.watermark"
 BATCH_KEY = "lakehouse.bronze.batch_id"
 COMPLETE_KEY = "lakehouse.bronze.complete"
+LOCK_NAME = "bronze-export"
 DEDUPE_KEYS = ["id", "content_hash", "ingested_at"]
 # `_ingested_at` values that are not datetimes: matched explicitly so they reach the quarantine
 # (a range filter on dates never matches them); each branch can use an index on real MongoDB.
@@ -374,16 +376,35 @@ def export_all(
     rescan: also read MongoDB by `_ingested_at` from the watermark when the change journal alone
     would do (finds documents written by tools other than the crawler).
     """
-    from ingestion.mongodb import client
-
     settings = settings or get_settings()
     chosen = list(entities or ENTITIES)
     unknown = sorted(set(chosen) - set(ENTITIES))
     if unknown:
-        raise ExportError(
-            f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}"
-        )
+        raise ExportError(f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}")
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
+    # Two exports at once would both read the same journal entries and append them twice.
+    with exclusive_lock.exclusive(settings, LOCK_NAME, f"batch {summary.batch_id}", _refused):
+        _export_entities(settings, chosen, summary, rescan, progress)
+    return summary
+
+
+def _refused(holder: str) -> ExportError:
+    return ExportError(
+        f"another bronze export is running on this machine ({holder}); two at once could append"
+        " the same documents twice, so this one was refused. Wait for it to finish, then run"
+        " again."
+    )
+
+
+def _export_entities(
+    settings: Settings,
+    chosen: list[str],
+    summary: ExportSummary,
+    rescan: bool,
+    progress: ProgressCallback | None,
+) -> None:
+    from ingestion.mongodb import client
+
     try:
         # dbt sources expect the quarantine to exist even when nothing was ever rejected.
         ensure_table(settings, QUARANTINE)
@@ -393,9 +414,7 @@ def export_all(
             capture = change_journal.resolve(db, settings.bronze_change_capture)
             for entity in chosen:
                 summary.entities.append(
-                    export_entity(
-                        db, settings, entity, summary.batch_id, capture, rescan, progress
-                    )
+                    export_entity(db, settings, entity, summary.batch_id, capture, rescan, progress)
                 )
     except (DeltaError, OSError) as exc:  # delta-rs reports HDFS/IO failures as OSError
         raise ExportError(
@@ -408,4 +427,3 @@ def export_all(
             f" ({type(exc).__name__}: {exc}). Start it with `lakehouse services up` or fix"
             " MONGODB_URI; the export is safe to re-run."
         ) from exc
-    return summary

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -158,9 +160,10 @@ def test_crash_mid_export_then_rerun_leaves_no_duplicate_and_no_gap(
     table = open_table(settings, "tracks")
     # The partial commit did not move the watermark: it still covers only the first run.
     assert read_watermark(table) == (True, BASE_TIME + dt.timedelta(milliseconds=99))
-    assert table.history(limit=1)[0][WATERMARK_KEY] == (
-        BASE_TIME + dt.timedelta(milliseconds=99)
-    ).isoformat()
+    assert (
+        table.history(limit=1)[0][WATERMARK_KEY]
+        == (BASE_TIME + dt.timedelta(milliseconds=99)).isoformat()
+    )
 
     monkeypatch.undo()
     rerun = by_entity(export_all(settings, ["tracks"]))["tracks"]
@@ -177,8 +180,9 @@ def test_crash_after_quarantine_before_data_commit(
     bronze_settings: Settings, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mongo_db.artists.insert_many(documents("artists", 0, 10, BASE_TIME))
-    mongo_db.artists.insert_one({"_id": "broken", "name": ["not", "a", "name"],
-                                 "_ingested_at": BASE_TIME})
+    mongo_db.artists.insert_one(
+        {"_id": "broken", "name": ["not", "a", "name"], "_ingested_at": BASE_TIME}
+    )
     crash_on_commit(monkeypatch, failing_call=1)
     with pytest.raises(SimulatedCrash):
         export_all(bronze_settings, ["artists"])
@@ -235,3 +239,43 @@ def test_schema_drift_never_breaks_bronze(bronze_settings: Settings, mongo_db: D
     assert bare["content_hash"] == content_hash(minimal)  # recomputed when missing
     assert (bare["source"], bare["crawl_id"]) == (None, None)
     assert json.loads(landed[odd_types["id"]]["payload"])["disc_number"] == "1"
+
+
+EXPORT_LOCK_HOLDER = """
+import sys, time
+from lakehouse.exclusive_lock import exclusive
+from lakehouse.settings import Settings
+with exclusive(Settings(data_dir=sys.argv[1]), sys.argv[2], "batch held-by-test"):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_export_at_the_same_time_is_refused_and_writes_nothing(
+    bronze_settings: Settings, mongo_db: Database
+) -> None:
+    seed(mongo_db, 5)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            EXPORT_LOCK_HOLDER,
+            str(bronze_settings.data_dir),
+            bronze_export.LOCK_NAME,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(bronze_export.ExportError) as refused:
+            export_all(bronze_settings)
+        message = str(refused.value)
+        assert "another bronze export is running" in message
+        assert f"batch held-by-test, pid {holder.pid}" in message
+        assert all(open_table(bronze_settings, entity) is None for entity in ENTITIES)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (killed, as by kill -9): the lock went with it.
+    assert export_all(bronze_settings).exported == 5 * len(ENTITIES)
