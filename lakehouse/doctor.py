@@ -78,7 +78,9 @@ def check_java(settings: Settings) -> Check:
 
 
 def check_jars(settings: Settings) -> Check:
-    return _guard("delta jars", lambda: ", ".join(j.name for j in launcher.server_jars(settings)))
+    return _guard(
+        "thrift server jars", lambda: ", ".join(j.name for j in launcher.server_jars(settings))
+    )
 
 
 def check_ferretdb(settings: Settings) -> Check:
