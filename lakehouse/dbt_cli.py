@@ -1,4 +1,5 @@
-"""`lakehouse transform` (dbt build with a progress view) and `lakehouse docs` (dbt docs site).
+"""`lakehouse transform` (dbt build with a progress view), `lakehouse freshness` (dbt source
+freshness of the bronze tables) and `lakehouse docs` (dbt docs site).
 
 Registered by lakehouse/cli.py; dbt and the runner are imported inside the commands so the CLI
 starts fast.
@@ -109,6 +110,44 @@ def transform(
         raise typer.Exit(1)
 
 
+FRESHNESS_STYLE = {"pass": "green", "warn": "yellow"}
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
+
+
+def freshness() -> None:
+    """Check how recent each bronze table is (dbt source freshness); exit 1 if one is stale.
+
+    Thresholds are the sources' `freshness` in dbt_spotify (warn after 7 days, error after 30).
+    """
+    from lakehouse import dbt_runner
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import ServiceError
+
+    settings = get_settings()
+    try:
+        with console.status("dbt source freshness ..."):
+            results = dbt_runner.source_freshness(settings)
+    except (ServiceError, dbt_runner.DbtRunError) as exc:
+        raise _fail(str(exc)) from exc
+    table = Table("bronze table", "newest row (UTC)", "age", "status", title="source freshness")
+    for r in results:
+        newest = r.max_loaded_at.strftime("%Y-%m-%d %H:%M") if r.max_loaded_at else "-"
+        style = FRESHNESS_STYLE.get(r.status, "red")
+        table.add_row(r.table, newest, _age(r.age_s), f"[{style}]{r.status}[/]")
+    console.print(table)
+    for r in results:
+        if r.message and r.status not in FRESHNESS_STYLE:
+            err_console.print(f"[red]{r.table}[/]: {r.message}", highlight=False, soft_wrap=True)
+    if any(r.status not in FRESHNESS_STYLE for r in results):
+        raise typer.Exit(1)
+
+
 def docs(
     port: int = typer.Option(8580, help="Port of the docs site on 127.0.0.1."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the site after building."),
@@ -143,4 +182,5 @@ def docs(
 def register(app: typer.Typer) -> None:
     """Add this component's commands to the `lakehouse` CLI."""
     app.command("transform")(transform)
+    app.command("freshness")(freshness)
     app.command("docs")(docs)

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,22 +210,17 @@ def _outcomes(result: Any) -> list[NodeOutcome]:
     return outcomes
 
 
-def run_dbt(
+def _invoke(
     args: Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     gold_schema: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     quiet: bool = True,
-) -> DbtRunSummary:
-    """Run one dbt command (e.g. ["build", "--select", "marts"]) and summarise its nodes.
-
-    Raises ServiceError when the Thrift Server is not up and DbtRunError when dbt itself cannot
-    run; failing models or tests are reported in the summary (success=False), not raised.
-    """
+) -> tuple[Any, float]:
+    """Run one dbt command in-process; returns dbt's result object and the wall seconds."""
     from dbt.cli.main import dbtRunner
 
-    settings = settings or get_settings()
     require_thrift(settings)
     target = target_dir(settings)
     command = [
@@ -248,6 +244,26 @@ def run_dbt(
     seconds = time.monotonic() - started
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
+    return outcome, seconds
+
+
+def run_dbt(
+    args: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    gold_schema: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    quiet: bool = True,
+) -> DbtRunSummary:
+    """Run one dbt command (e.g. ["build", "--select", "marts"]) and summarise its nodes.
+
+    Raises ServiceError when the Thrift Server is not up and DbtRunError when dbt itself cannot
+    run; failing models or tests are reported in the summary (success=False), not raised.
+    """
+    settings = settings or get_settings()
+    outcome, seconds = _invoke(
+        args, settings, gold_schema=gold_schema, on_progress=on_progress, quiet=quiet
+    )
     nodes = _outcomes(outcome.result)
     success = bool(outcome.success)
     return DbtRunSummary(command=list(args), success=success, seconds=seconds, nodes=nodes)
@@ -295,6 +311,64 @@ def build(
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     return run_dbt(args, settings, gold_schema=gold_schema, on_progress=on_progress)
+
+
+def registered_bronze_tables(settings: Settings) -> list[str]:
+    """The dbt_spotify source tables present in the metastore's bronze schema."""
+    from lakehouse.dbt_sources import BRONZE_TABLES, check_identifier
+    from spark_thrift.client import query
+
+    schema = check_identifier(settings.dbt_bronze_schema)
+    if not query("SHOW SCHEMAS LIKE %(schema)s", {"schema": schema}, settings=settings):
+        return []
+    names = {row[1] for row in query(f"SHOW TABLES IN {schema}", settings=settings)}
+    return [t for t in BRONZE_TABLES if t in names]
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """One bronze table's freshness: the newest `loaded_at_field` and how old it is."""
+
+    table: str
+    status: str  # pass, warn, error (older than the source's thresholds) or runtime error
+    max_loaded_at: datetime | None
+    age_s: float | None
+    message: str = ""
+
+
+def source_freshness(settings: Settings | None = None) -> list[SourceFreshness]:
+    """`dbt source freshness` on the bronze tables that exist (dbt_spotify's source thresholds).
+
+    Only the tables registered in the bronze schema are checked: optional tables that were
+    never exported (audio features in development mode, the imported CSV) are left out rather
+    than reported as failing queries. Run `lakehouse transform` (or export) to register them.
+    """
+    settings = settings or get_settings()
+    require_thrift(settings)
+    present = registered_bronze_tables(settings)
+    if not present:
+        raise DbtRunError(
+            f"No bronze table is registered in schema {settings.dbt_bronze_schema}: run the crawl"
+            " and `lakehouse export` first."
+        )
+    # The results come back as data; dbt's own console lines (a STALE error per table) would
+    # repeat them, so only its log file gets them.
+    args = ["source", "freshness", "--log-level", "none", "--select"]
+    args += [f"source:spotify.{t}" for t in present]
+    outcome, _ = _invoke(args, settings)
+    results = []
+    for item in getattr(outcome.result, "results", None) or []:
+        age = getattr(item, "age", None)
+        results.append(
+            SourceFreshness(
+                table=item.node.name,
+                status=str(item.status),
+                max_loaded_at=getattr(item, "max_loaded_at", None),
+                age_s=float(age) if age is not None else None,
+                message=str(getattr(item, "message", None) or ""),
+            )
+        )
+    return sorted(results, key=lambda r: r.table)
 
 
 def docs_generate(settings: Settings | None = None) -> Path:

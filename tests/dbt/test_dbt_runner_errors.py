@@ -24,15 +24,16 @@ def test_build_fails_clearly_when_thrift_is_down(settings: Settings) -> None:
     assert "lakehouse services up" in str(exc.value)
 
 
-def test_transform_cli_exits_1_with_the_fix(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", ["transform", "freshness"])
+def test_dbt_cli_exits_1_with_the_fix(
+    command: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("THRIFT_PORT", str(free_port()))
     from lakehouse.settings import get_settings
 
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, ["transform"])
+        result = CliRunner().invoke(app, [command])
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
