@@ -7,8 +7,10 @@ appends 1% new tracks (with their albums, features and a few changed artists) an
 incremental `dbt build`.
 
 Runs against its own Thrift Server (started and stopped here) on a private data dir.
-Usage: .venv/bin/python benchmarks/dbt_build.py [--sizes 10000 200000]
-Results: benchmarks/results/dbt_build.json and .md
+Usage: .venv/bin/python benchmarks/dbt_build.py [--sizes 10000 200000] [--threads 1]
+Results: benchmarks/results/dbt_build.json and .md; with --threads N (instead of DBT_THREADS),
+dbt_build_threads<N>.json and .md. One thread runs one statement at a time, so each model's
+node time is its own cost, comparable across models and between the full and incremental build.
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: d
 
 
 def node_time(summary: DbtRunSummary) -> dict:
-    """Where the build's time went: summed node seconds per kind and the slowest nodes."""
+    """Where the build's time went: summed node seconds per kind, the slowest nodes, and each
+    model's seconds (to compare a model's incremental merge with its full build)."""
     by_kind: dict[str, float] = {}
     for node in summary.nodes:
         by_kind[node.resource_type] = by_kind.get(node.resource_type, 0.0) + node.seconds
@@ -153,6 +156,9 @@ def node_time(summary: DbtRunSummary) -> dict:
     return {
         "summed_s": {kind: round(s, 1) for kind, s in sorted(by_kind.items())},
         "slowest": [[n.name, round(n.seconds, 1)] for n in slowest],
+        "models": {
+            n.name: round(n.seconds, 2) for n in summary.nodes if n.resource_type == "model"
+        },
     }
 
 
@@ -224,7 +230,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 200_000])
     parser.add_argument("--data-dir", default=None, help="private data dir (default: a temp dir)")
+    parser.add_argument("--threads", type=int, default=None, help="dbt threads (separate results)")
     args = parser.parse_args()
+    stem = f"dbt_build_threads{args.threads}" if args.threads else "dbt_build"
+    if args.threads:
+        os.environ["DBT_THREADS"] = str(args.threads)
 
     from lakehouse import services
     from lakehouse.settings import get_settings
@@ -259,14 +269,14 @@ def main() -> None:
             run = run_size(settings, n_tracks)
             run["date"] = datetime.now(UTC).isoformat(timespec="seconds")
             run["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-            save_run(machine, run)
+            save_run(machine, run, stem)
     finally:
         services.stop(thrift)
-    print((RESULTS / "dbt_build.md").read_text())
+    print((RESULTS / f"{stem}.md").read_text())
 
 
-def save_run(machine: dict, run: dict) -> None:
-    path = RESULTS / "dbt_build.json"
+def save_run(machine: dict, run: dict, stem: str) -> None:
+    path = RESULTS / f"{stem}.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
     if previous.get("machine") != machine:
         previous = {}  # other settings: the older rows are not comparable
@@ -279,7 +289,7 @@ def save_run(machine: dict, run: dict) -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "dbt_build.md").write_text(markdown(result))
+    (RESULTS / f"{stem}.md").write_text(markdown(result))
 
 
 def markdown(result: dict) -> str:
@@ -314,7 +324,36 @@ def markdown(result: dict) -> str:
                 kinds = ", ".join(f"{k} {s} s" for k, s in spent["summed_s"].items())
                 slow = ", ".join(f"{n} {s} s" for n, s in spent["slowest"])
                 lines.append(f"- {r['tracks']:,} tracks, {label}: {kinds}; slowest: {slow}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + model_table(result)) + "\n"
+
+
+def model_table(result: dict) -> list[str]:
+    """Each model's node seconds in the full and the 1% incremental build, per size."""
+    runs = [r for r in result["runs"] if "models" in r["full_build"].get("node_time", {})]
+    if not runs:
+        return []
+    full = [r["full_build"]["node_time"]["models"] for r in runs]
+    incremental = [r["incremental_build"]["node_time"]["models"] for r in runs]
+    lines = [
+        "",
+        "Model node seconds, full / 1% incremental build"
+        + (
+            " (one thread: each figure is the model's own statements):"
+            if result["machine"]["dbt_threads"] == 1
+            else f" ({result['machine']['dbt_threads']} threads share the cores, so each figure"
+            " includes waiting for CPU; compare a row's two figures, not rows):"
+        ),
+        "",
+        "| model | " + " | ".join(f"{r['tracks']:,} tracks" for r in runs) + " |",
+        "|---|" + "---:|" * len(runs),
+    ]
+    for name in sorted(full[-1], key=lambda n: -full[-1][n]):
+        cells = [
+            f"{f.get(name, 0):.1f} / {i.get(name, 0):.1f}"
+            for f, i in zip(full, incremental, strict=True)
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
