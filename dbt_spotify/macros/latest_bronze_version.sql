@@ -3,10 +3,12 @@
     Bronze holds one row per document version. The newest `ingested_at` wins (ties broken by the
     later export, then the hash, so the choice is deterministic).
 
-    Incremental runs look only at ids that have a bronze row exported after the newest one this
-    model has seen (`_last_loaded_at`), and re-rank ALL versions of those ids: the merge then
-    writes exactly the row a full refresh would, even when a late replay of an old version
-    arrives. -#}
+    Incremental runs look only at ids that have a bronze row exported at or after the newest one
+    this model has seen (`_last_loaded_at`), and re-rank ALL versions of those ids: the merge
+    then writes exactly the row a full refresh would, even when a late replay of an old version
+    arrives. "At or after", not "after": an export or CSV import stamps all its chunks with one
+    time, so a build that ran between two chunks must read the later ones; re-reading the rows
+    at the watermark merges the same values again. -#}
 {% macro latest_bronze_version(relation, id_column='id', loaded_at='exported_at',
                                order_by='ingested_at desc, exported_at desc, content_hash desc') %}
     select
@@ -17,7 +19,7 @@
     {% if is_incremental() %}
     where {{ id_column }} in (
         select {{ id_column }} from {{ relation }}
-        where {{ loaded_at }} > (
+        where {{ loaded_at }} >= (
             select coalesce(max(_last_loaded_at), timestamp'1970-01-01 00:00:00')
             from {{ this }}
         )

@@ -1,5 +1,6 @@
 {#- The largest table and a pure function of each track's latest staging row: incremental merge,
-    touching only tracks whose bronze rows are newer than the newest this table has seen. -#}
+    touching only tracks whose bronze rows are as new as the newest this table has seen or newer
+    (latest_bronze_version says why the watermark itself is included). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='merge',
@@ -27,7 +28,7 @@ select
     _last_loaded_at
 from {{ ref('stg_spotify__tracks') }}
 {% if is_incremental() %}
-where _last_loaded_at > (
+where _last_loaded_at >= (
     select coalesce(max(_last_loaded_at), timestamp'1970-01-01 00:00:00') from {{ this }}
 )
 {% endif %}
