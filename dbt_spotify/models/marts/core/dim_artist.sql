@@ -2,7 +2,15 @@
     known from a credit on a crawled track or album (is_crawled = false, attributes null), so the
     bridges always point at a dimension row. -#}
 with crawled as (
-    select * from {{ ref('stg_spotify__artists') }}
+    -- Genres cleaned as in int_artist_genres / bridge_artist_genre, so genre_count agrees with
+    -- the bridge (mart_entity_counts counts artists without genres from it).
+    select
+        *,
+        array_sort(array_distinct(filter(
+            transform(coalesce(genres, cast(array() as array<string>)), g -> lower(trim(g))),
+            g -> g is not null and g != ''
+        ))) as clean_genres
+    from {{ ref('stg_spotify__artists') }}
 ),
 
 credited as (
@@ -19,12 +27,8 @@ credited as (
 select
     coalesce(crawled.artist_id, credited.artist_id) as artist_id,
     coalesce(crawled.artist_name, credited.artist_name) as artist_name,
-    case
-        when crawled.artist_id is not null
-            then array_sort(coalesce(crawled.genres, cast(array() as array<string>)))
-    end as genres,
-    case when crawled.artist_id is not null then size(coalesce(crawled.genres, array())) end
-        as genre_count,
+    crawled.clean_genres as genres,
+    case when crawled.artist_id is not null then size(crawled.clean_genres) end as genre_count,
     crawled.popularity,
     crawled.followers,
     crawled.image_url,

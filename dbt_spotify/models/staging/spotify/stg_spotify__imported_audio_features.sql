@@ -29,8 +29,11 @@ latest as (
 ),
 
 genres as (
+    -- The genres of the latest import only, like every other column: a genre a newer CSV no
+    -- longer lists is dropped.
     select track_id, array_sort(collect_set(track_genre)) as csv_genres
     from latest
+    where imported_at = _last_loaded_at
     group by track_id
 )
 
