@@ -7,7 +7,8 @@ starts fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from lakehouse.dbt_runner import DbtRunSummary
+    from lakehouse.settings import Settings
+
+T = TypeVar("T")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,6 +35,20 @@ def _summary_table(summary: DbtRunSummary) -> Table:
     table.add_row("tests", str(summary.tests_passed), str(summary.tests_failed))
     table.add_row("warnings / skipped", str(summary.warnings), str(summary.skipped))
     return table
+
+
+def _with_status(label: str, call: Callable[[Settings], T]) -> T:
+    """Run `call(settings)` under a spinner; a server that is down or a dbt failure exits 1 with
+    the runner's message (which names the fix)."""
+    from lakehouse import dbt_runner
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import ServiceError
+
+    try:
+        with console.status(label):
+            return call(get_settings())
+    except (ServiceError, dbt_runner.DbtRunError) as exc:
+        raise _fail(str(exc)) from exc
 
 
 AUDIT_SCHEMA = "gold_audit"
@@ -126,15 +144,8 @@ def freshness() -> None:
     Thresholds are the sources' `freshness` in dbt_spotify (warn after 7 days, error after 30).
     """
     from lakehouse import dbt_runner
-    from lakehouse.settings import get_settings
-    from lakehouse.supervisor import ServiceError
 
-    settings = get_settings()
-    try:
-        with console.status("dbt source freshness ..."):
-            results = dbt_runner.source_freshness(settings)
-    except (ServiceError, dbt_runner.DbtRunError) as exc:
-        raise _fail(str(exc)) from exc
+    results = _with_status("dbt source freshness ...", dbt_runner.source_freshness)
     table = Table("bronze table", "newest row (UTC)", "age", "status", title="source freshness")
     for r in results:
         newest = r.max_loaded_at.strftime("%Y-%m-%d %H:%M") if r.max_loaded_at else "-"
@@ -157,15 +168,8 @@ def docs(
     import http.server
 
     from lakehouse import dbt_runner
-    from lakehouse.settings import get_settings
-    from lakehouse.supervisor import ServiceError
 
-    settings = get_settings()
-    try:
-        with console.status("dbt docs generate ..."):
-            site = dbt_runner.docs_generate(settings)
-    except (ServiceError, dbt_runner.DbtRunError) as exc:
-        raise _fail(str(exc)) from exc
+    site = _with_status("dbt docs generate ...", dbt_runner.docs_generate)
     console.print(f"docs site built in {site}", highlight=False)
     if not serve:
         return
