@@ -162,6 +162,16 @@ def test_incremental_run_picks_up_the_second_crawl(catalogue_runs: CatalogueRuns
     assert daft["_batch_id"] == "batch-1"
 
 
+def test_csv_genres_come_from_the_latest_import(catalogue_runs: CatalogueRuns) -> None:
+    def giorgio(tables: dict) -> dict:
+        return by_key(tables["stg_spotify__imported_audio_features"], "track_id")["tr_giorgio"]
+
+    assert json.loads(giorgio(catalogue_runs.first_tables)["csv_genres"]) == ["electro", "house"]
+    latest = giorgio(catalogue_runs.incremental_tables)
+    assert json.loads(latest["csv_genres"]) == ["electro"]
+    assert latest["_batch_id"] == "batch-2"
+
+
 def test_incremental_equals_full_refresh(catalogue_runs: CatalogueRuns) -> None:
     assert catalogue_runs.full_refresh.success
     for table, rows in catalogue_runs.full_refresh_tables.items():
