@@ -19,6 +19,7 @@ from lakehouse.settings import REPO_ROOT, Settings
 from lakehouse.supervisor import ServiceError
 
 DEFAULTS_FILE = Path(__file__).with_name("spark-defaults.conf")
+LOG_CONFIG_FILE = Path(__file__).with_name("log4j2.properties")
 DELTA_VERSION = "4.3.1"
 HIVE_VERSION = "2.3.10"  # the Hive client built into pyspark 4.1 (pyspark/jars/hive-*.jar)
 REQUIRED_JARS = (
@@ -119,7 +120,9 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work}",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={work} -Dlog4j2.configurationFile={LOG_CONFIG_FILE.as_uri()}"
+        ),
         "spark.local.dir": str(work / "tmp"),
         "spark.driver.host": settings.spark_driver_host,
         "spark.driver.bindAddress": settings.spark_driver_host,

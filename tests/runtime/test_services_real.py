@@ -46,6 +46,26 @@ def test_delta_table_through_thrift_and_merge(thrift: Settings) -> None:
     ]
 
 
+def test_thrift_log_keeps_start_up_and_warnings_not_per_task_lines(thrift: Settings) -> None:
+    # A query that runs Spark jobs (with Spark's default log profile each logs INFO lines for
+    # its stages and tasks), then the server's log must show none of them.
+    query("CREATE SCHEMA IF NOT EXISTS runtime_check")
+    query("CREATE OR REPLACE TABLE runtime_check.log_probe USING delta AS SELECT id FROM range(50)")
+    assert query("SELECT count(*) FROM runtime_check.log_probe") == [(50,)]
+
+    log = (thrift.log_dir / "thrift.log").read_text(errors="replace")
+    assert "HiveThriftServer2: HiveThriftServer2 started" in log
+    for chatty in ("INFO TaskSetManager", "INFO DAGScheduler", "INFO Executor", "INFO audit"):
+        assert chatty not in log, f"{chatty!r} lines in the Thrift Server log"
+
+
+def test_thrift_keeps_compiled_query_code_across_builds(thrift: Settings) -> None:
+    # Spark's default (100 entries) recompiles a build's few hundred statements every build.
+    assert query("SET spark.sql.codegen.cache.maxEntries") == [
+        ("spark.sql.codegen.cache.maxEntries", "4096")
+    ]
+
+
 def test_thrift_binds_parameters_not_strings(thrift: Settings) -> None:
     hostile = "x'; DROP TABLE runtime_check.items; --"
     assert query("SELECT %(v)s AS v", {"v": hostile}) == [(hostile,)]
