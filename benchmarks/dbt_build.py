@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -299,6 +300,8 @@ def main() -> None:
             save_run(machine, run, stem)
     finally:
         services.stop(thrift)
+        if not args.data_dir:  # a 1M-track run leaves ~1 GB of lake behind
+            shutil.rmtree(data_dir, ignore_errors=True)
     print((RESULTS / f"{stem}.md").read_text())
 
 
