@@ -46,7 +46,7 @@ def test_delta_table_through_thrift_and_merge(thrift: Settings) -> None:
     ]
 
 
-def test_thrift_log_keeps_start_up_and_warnings_not_per_task_lines(thrift: Settings) -> None:
+def test_thrift_log_keeps_start_up_lines_not_per_task_lines(thrift: Settings) -> None:
     # A query that runs Spark jobs (with Spark's default log profile each logs INFO lines for
     # its stages and tasks), then the server's log must show none of them.
     query("CREATE SCHEMA IF NOT EXISTS runtime_check")
