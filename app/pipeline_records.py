@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from app.gold_tables import commit_time
+from lakehouse.lake import delta_tables_under
 from lakehouse.settings import Settings
 
 BRONZE_TIMESTAMPS = {
@@ -127,22 +128,9 @@ def freshness(settings: Settings) -> pd.DataFrame:
             "last commit": commit_time(path),
         })
     gold_root = settings.lake_path(settings.gold_schema)
-    for name in _delta_children(gold_root):
+    for name in delta_tables_under(gold_root):
         path = f"{gold_root}/{name}"
         rows.append({"layer": "gold", "table": name, "newest record": None,
                      "last commit": commit_time(path)})
     return pd.DataFrame(rows, columns=["layer", "table", "newest record", "last commit"])
 
-
-def _delta_children(root: str) -> list[str]:
-    from deltalake import DeltaTable
-    from pyarrow import fs
-
-    filesystem, base = fs.FileSystem.from_uri(root if "://" in root else f"file://{root}")
-    try:
-        entries = filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
-    except OSError:
-        return []
-    names = sorted(e.base_name for e in entries
-                   if e.type == fs.FileType.Directory and not e.base_name.startswith(("_", ".")))
-    return [n for n in names if DeltaTable.is_deltatable(f"{root}/{n}")]

@@ -7,11 +7,18 @@ from lakehouse.settings import Settings
 
 def delta_tables(settings: Settings, directory: str) -> list[str]:
     """Names of the Delta tables directly under LAKE_ROOT/<directory>, sorted."""
+    return delta_tables_under(settings.lake_path(directory))
+
+
+def delta_tables_under(location: str) -> list[str]:
+    """Names of the Delta tables directly under `location` (a settings.lake_path), sorted."""
     from deltalake import DeltaTable
     from pyarrow import fs
 
-    base = settings.lake_path(directory)
-    filesystem, root = fs.FileSystem.from_uri(base if "://" in base else f"file://{base}")
+    if "://" in location:
+        filesystem, root = fs.FileSystem.from_uri(location)
+    else:  # a local path as it is: from_uri would need it percent-encoded (spaces, quotes)
+        filesystem, root = fs.LocalFileSystem(), location
     try:
         entries = filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))
     except OSError:
@@ -21,4 +28,4 @@ def delta_tables(settings: Settings, directory: str) -> list[str]:
         for e in entries
         if e.type == fs.FileType.Directory and not e.base_name.startswith(("_", "."))
     )
-    return [n for n in names if DeltaTable.is_deltatable(f"{base}/{n}")]
+    return [n for n in names if DeltaTable.is_deltatable(f"{location}/{n}")]

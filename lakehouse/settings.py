@@ -189,11 +189,15 @@ class Settings(BaseSettings):
     # ---------------------------------------------------------------------------------------------
     @property
     def lake_uri(self) -> str:
-        """LAKE_ROOT as a URL (file:// or hdfs://), never with a trailing slash."""
+        """LAKE_ROOT as a URL (file:// or hdfs://), never with a trailing slash.
+
+        A local path is not percent-encoded: Spark and delta-rs take a location's characters
+        literally, so `file:///a/My%20Lake` would be a folder named `My%20Lake`, not `My Lake`.
+        """
         root = self.lake_root.strip() or str(self.data_dir / "lake")
         if "://" not in root:
             path = Path(root)
-            root = (path if path.is_absolute() else REPO_ROOT / path).resolve().as_uri()
+            root = "file://" + str((path if path.is_absolute() else REPO_ROOT / path).resolve())
         return root.rstrip("/")
 
     def lake_path(self, *parts: str) -> str:

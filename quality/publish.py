@@ -68,11 +68,12 @@ def register_published(settings: Settings, names: list[str]) -> None:
     query(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED_SCHEMA}", settings=settings)
     for name in names:
         location = settings.lake_uri + f"/{PUBLISHED_SCHEMA}/{name}"
-        # Table names come from the audit schema's listing, locations from settings:
-        # neither is user input.
+        # Table names come from the audit schema's listing; the location holds the user's
+        # LAKE_ROOT or DATA_DIR path, so it is a bound parameter.
         query(
             f"CREATE TABLE IF NOT EXISTS {PUBLISHED_SCHEMA}.{name} USING delta "
-            f"LOCATION '{location}'",
+            "LOCATION %(location)s",
+            {"location": location},
             settings=settings,
         )
         query(f"REFRESH TABLE {PUBLISHED_SCHEMA}.{name}", settings=settings)

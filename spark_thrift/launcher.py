@@ -112,6 +112,17 @@ def spark_dir(settings: Settings) -> Path:
     return settings.data_dir / "spark"
 
 
+def java_option(name: str, value: str) -> str:
+    """-Dname=value for spark.driver.extraJavaOptions, which Spark splits at spaces unless quoted
+    (a repo or DATA_DIR under "My Projects" would otherwise start `java ... Projects/...`)."""
+    if '"' in value or "\\" in value:
+        raise ServiceError(
+            f"{value!r} holds a double quote or backslash, which cannot be passed to Spark's JVM:"
+            " move the repository or DATA_DIR to a path without them."
+        )
+    return f'"-D{name}={value}"'
+
+
 def dynamic_conf(settings: Settings) -> dict[str, str]:
     work = spark_dir(settings)
     metastore = work / "metastore_db"
@@ -120,8 +131,11 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore};create=true"
         ),
-        "spark.driver.extraJavaOptions": (
-            f"-Dderby.system.home={work} -Dlog4j2.configurationFile={LOG_CONFIG_FILE.as_uri()}"
+        "spark.driver.extraJavaOptions": " ".join(
+            [
+                java_option("derby.system.home", str(work)),
+                java_option("log4j2.configurationFile", LOG_CONFIG_FILE.as_uri()),
+            ]
         ),
         "spark.local.dir": str(work / "tmp"),
         "spark.driver.host": settings.spark_driver_host,

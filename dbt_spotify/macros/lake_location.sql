@@ -16,9 +16,11 @@
 {%- endmacro %}
 
 {#- Every model is an external Delta table at <lake root>/<schema>/<model>, so silver and gold
-    live beside bronze (and gold_audit beside gold) whatever Spark's warehouse dir is. -#}
+    live beside bronze (and gold_audit beside gold) whatever Spark's warehouse dir is. The root is
+    a path the user chose (e.g. under "O'Brien's laptop"): escaped as a Spark string literal. -#}
 {% macro spark__location_clause() -%}
     {%- if config.get('materialized') != 'view' %}
-    location '{{ lake_root() }}/{{ model.schema }}/{{ model.alias }}'
+    {%- set location = lake_root() ~ '/' ~ model.schema ~ '/' ~ model.alias %}
+    location '{{ location | replace("\\", "\\\\") | replace("'", "\\'") }}'
     {%- endif %}
 {%- endmacro %}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from lakehouse.settings import REPO_ROOT, Settings, redact_url
+from lakehouse.supervisor import ServiceError
 from spark_thrift import launcher
 
 
@@ -24,8 +26,16 @@ def test_defaults_are_local_and_loopback(tmp_path: Path) -> None:
     assert settings.mongodb_url == "mongodb://127.0.0.1:27017/"
     assert settings.mongodb_is_local
     assert settings.thrift_host == "127.0.0.1"
-    assert settings.lake_uri == (tmp_path / "lake").as_uri()
+    assert settings.lake_uri == f"file://{tmp_path}/lake"
     assert settings.lake_path("bronze", "artists") == f"{tmp_path}/lake/bronze/artists"
+
+
+def test_lake_paths_keep_spaces_and_quotes_as_they_are(tmp_path: Path) -> None:
+    # Spark and delta-rs take locations literally: percent-encoding would name a folder `My%20Lake`.
+    data_dir = tmp_path / "My Projects" / "o'neil"
+    settings = Settings(_env_file=None, data_dir=data_dir)
+    assert settings.lake_uri == f"file://{data_dir}/lake"
+    assert settings.lake_path("gold", "dim_track") == f"{data_dir}/lake/gold/dim_track"
 
 
 def test_lake_root_accepts_hdfs_and_relative_paths() -> None:
@@ -33,7 +43,7 @@ def test_lake_root_accepts_hdfs_and_relative_paths() -> None:
     assert hdfs.lake_uri == "hdfs://nn:8020/lake"
     assert hdfs.lake_path("bronze", "tracks") == "hdfs://nn:8020/lake/bronze/tracks"
     relative = Settings(_env_file=None, lake_root="some/lake")
-    assert relative.lake_uri == (REPO_ROOT / "some" / "lake").as_uri()
+    assert relative.lake_uri == f"file://{REPO_ROOT}/some/lake"
 
 
 def test_secrets_never_show_in_repr_or_display() -> None:
@@ -68,10 +78,24 @@ def test_thrift_command_has_delta_on_both_classpaths_and_loopback(tmp_path: Path
         str(tmp_path / "spark" / "metastore_db")
         in confs["spark.hadoop.javax.jdo.option.ConnectionURL"]
     )
-    assert confs["spark.sql.warehouse.dir"] == (tmp_path / "lake").as_uri() + "/warehouse"
+    assert confs["spark.sql.warehouse.dir"] == f"file://{tmp_path}/lake/warehouse"
     defaults = launcher.DEFAULTS_FILE.read_text()
     assert "io.delta.sql.DeltaSparkSessionExtension" in defaults
     assert "org.apache.spark.sql.delta.catalog.DeltaCatalog" in defaults
+
+
+def test_thrift_java_options_survive_a_data_dir_with_spaces(tmp_path: Path) -> None:
+    # Spark splits extraJavaOptions at unquoted spaces, as a shell would.
+    data_dir = tmp_path / "My Projects" / "o'neil"
+    settings = Settings(_env_file=None, data_dir=data_dir)
+    options = launcher.dynamic_conf(settings)["spark.driver.extraJavaOptions"]
+    assert shlex.split(options) == [
+        f"-Dderby.system.home={data_dir}/spark",
+        f"-Dlog4j2.configurationFile={launcher.LOG_CONFIG_FILE.as_uri()}",
+    ]
+    quoted = Settings(_env_file=None, data_dir=tmp_path / 'say "cheese"')
+    with pytest.raises(ServiceError, match=r"double quote or backslash.*move the repository"):
+        launcher.dynamic_conf(quoted)
 
 
 def test_the_same_config_targets_a_cluster(tmp_path: Path) -> None:
