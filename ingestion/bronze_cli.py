@@ -129,6 +129,7 @@ def import_features(file: FileArgument, register: RegisterOption = True) -> None
     """Import audio features from a CSV into bronze.imported_audio_features (validated rows)."""
     from ingestion.features_import import FeaturesFormatError
     from ingestion.features_import import import_features as run_import
+    from lakehouse.exclusive_lock import LockHeld
     from lakehouse.settings import get_settings
 
     settings = get_settings()
@@ -138,7 +139,7 @@ def import_features(file: FileArgument, register: RegisterOption = True) -> None
             summary = run_import(
                 file, settings, progress=lambda rows: progress.update(task, completed=rows)
             )
-        except FeaturesFormatError as exc:
+        except (FeaturesFormatError, LockHeld) as exc:
             raise _fail(str(exc)) from exc
     console.print(
         f"{summary.source_file}: {summary.rows:,} rows read, {summary.imported:,} imported,"

@@ -59,7 +59,6 @@ from lakehouse.settings import Settings, get_settings
 WATERMARK_KEY = "lakehouse.bronze.watermark"
 BATCH_KEY = "lakehouse.bronze.batch_id"
 COMPLETE_KEY = "lakehouse.bronze.complete"
-LOCK_NAME = "bronze-export"
 DEDUPE_KEYS = ["id", "content_hash", "ingested_at"]
 # `_ingested_at` values that are not datetimes: matched explicitly so they reach the quarantine
 # (a range filter on dates never matches them); each branch can use an index on real MongoDB.
@@ -383,17 +382,10 @@ def export_all(
         raise ExportError(f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}")
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
     # Two exports at once would both read the same journal entries and append them twice.
-    with exclusive_lock.exclusive(settings, LOCK_NAME, f"batch {summary.batch_id}", _refused):
+    job = f"bronze export batch {summary.batch_id}"
+    with exclusive_lock.lake_writer(settings, job, refuse=ExportError):
         _export_entities(settings, chosen, summary, rescan, progress)
     return summary
-
-
-def _refused(holder: str) -> ExportError:
-    return ExportError(
-        f"another bronze export is running on this machine ({holder}); two at once could append"
-        " the same documents twice, so this one was refused. Wait for it to finish, then run"
-        " again."
-    )
 
 
 def _export_entities(

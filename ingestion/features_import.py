@@ -38,6 +38,7 @@ from ingestion.bronze_tables import (
     ensure_table,
     table_uri,
 )
+from lakehouse import exclusive_lock
 from lakehouse.settings import Settings, get_settings
 
 REQUIRED_COLUMNS = (
@@ -232,6 +233,17 @@ def import_features(
     started = time.perf_counter()
     next(_open_records(path), None)  # a wrong header fails here, before anything is written
     summary = ImportSummary(path.name, batch_id or new_batch_id())
+    # Two imports at once would both miss the other's rows in `seen` and append them twice.
+    job = f"features import of {path.name} (batch {summary.batch_id})"
+    with exclusive_lock.lake_writer(settings, job):
+        _land(settings, path, summary, progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _land(
+    settings: Settings, path: Path, summary: ImportSummary, progress: ProgressCallback | None
+) -> None:
     seen = _existing_keys(settings)
     imported_at = dt.datetime.now(dt.UTC)
     good: list[dict[str, Any]] = []
@@ -276,5 +288,3 @@ def import_features(
     summary.quarantined = write_quarantine(settings, rejected, summary.batch_id)
     if progress:
         progress(summary.rows)
-    summary.seconds = time.perf_counter() - started
-    return summary

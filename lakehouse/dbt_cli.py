@@ -79,6 +79,7 @@ def transform(
 
     from lakehouse import dbt_runner
     from lakehouse.dbt_sources import BronzeMissingError
+    from lakehouse.exclusive_lock import LockHeld
     from lakehouse.settings import get_settings
     from lakehouse.supervisor import ServiceError
 
@@ -114,7 +115,9 @@ def transform(
                 gold_schema=target_schema,
                 on_progress=on_progress,
             )
-        except (ServiceError, BronzeMissingError, dbt_runner.DbtRunError, ValueError) as exc:
+        except (
+            ServiceError, BronzeMissingError, dbt_runner.DbtRunError, LockHeld, ValueError
+        ) as exc:
             raise _fail(str(exc)) from exc
     console.print(_summary_table(summary))
     for node in summary.failed_nodes:

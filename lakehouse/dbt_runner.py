@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lakehouse import exclusive_lock
 from lakehouse.settings import REPO_ROOT, Settings, get_settings
 from lakehouse.supervisor import ServiceError
 
@@ -296,11 +297,6 @@ def build(
     inputs are fixed, so they can only change with the code (the test suite runs them).
     """
     settings = settings or get_settings()
-    require_thrift(settings)
-    if register_sources:
-        from lakehouse.dbt_sources import register_bronze_tables
-
-        register_bronze_tables(settings)
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
@@ -310,7 +306,16 @@ def build(
         args += ["--exclude", *exclude]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    return run_dbt(args, settings, gold_schema=gold_schema, on_progress=on_progress)
+    # An export landing mid-build would hand dbt half a batch; two builds would merge into the
+    # same silver tables at once.
+    job = f"dbt build into {gold_schema or settings.dbt_gold_schema}"
+    with exclusive_lock.lake_writer(settings, job):
+        require_thrift(settings)
+        if register_sources:
+            from lakehouse.dbt_sources import register_bronze_tables
+
+            register_bronze_tables(settings)
+        return run_dbt(args, settings, gold_schema=gold_schema, on_progress=on_progress)
 
 
 def registered_bronze_tables(settings: Settings) -> list[str]:

@@ -4,6 +4,11 @@ The kernel releases the lock when the holder dies, so a job killed with `kill -9
 file but no lock and the next run simply proceeds. A second job is refused at once (no waiting),
 told who holds the lock. The lock guards one machine: with a shared LAKE_ROOT on HDFS, run the
 writers from one orchestrator only.
+
+The lake's writers (bronze export, features import, dbt build, publish) share one lock,
+`lake_writer`: two exports or imports would append the same rows twice, a dbt build beside an
+export would read half a batch (tracks whose albums land a moment later fail its relationship
+tests), and two builds, or a build and a publish, would commit to the same tables at once.
 """
 
 from __future__ import annotations
@@ -19,9 +24,15 @@ from filelock import FileLock, Timeout
 
 from lakehouse.settings import Settings
 
+LAKE_WRITE = "lake-write"
+
 
 class LockHeld(RuntimeError):
     """Another process holds the lock; the message describes the holder."""
+
+
+class LakeBusy(LockHeld):
+    """Another writer holds the lake's write lock; the message names it and what to do."""
 
 
 def lock_path(settings: Settings, name: str) -> Path:
@@ -66,3 +77,25 @@ def describe_holder(settings: Settings, name: str) -> str:
         return f"{held['holder']}, pid {held['pid']}, since {held['since']}"
     except (OSError, ValueError, KeyError):
         return "holder unknown"
+
+
+@contextmanager
+def lake_writer(
+    settings: Settings, job: str, refuse: Callable[[str], Exception] = LakeBusy
+) -> Iterator[None]:
+    """Hold the lake's write lock while `job` (e.g. "dbt build into gold_audit") writes.
+
+    refuse: the exception type raised, with a message naming the holder, when another writer
+    holds the lock.
+    """
+    with exclusive(settings, LAKE_WRITE, job, lambda holder: refuse(lake_busy(job, holder))):
+        yield
+
+
+def lake_busy(job: str, holder: str) -> str:
+    return (
+        f"{job} was refused: another job is writing the lake on this machine ({holder}). The"
+        " lake's writers (bronze export, features import, dbt build, publish) take turns: two"
+        " exports would append the same rows twice, and a dbt build beside an export would read"
+        " half a batch. Wait for it to finish, then run again."
+    )

@@ -47,6 +47,7 @@ def publish_command(
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
 ) -> None:
     """Write-audit-publish: dbt build into gold_audit, run the gate, publish gold if all pass."""
+    from lakehouse.exclusive_lock import LockHeld
     from lakehouse.settings import get_settings
     from lakehouse.supervisor import ServiceError
     from quality.write_audit_publish import QualityGateFailed, audit_and_publish
@@ -58,7 +59,7 @@ def publish_command(
             full_refresh=full_refresh,
             on_stage=lambda stage: console.print(f"[bold]>[/] {stage}"),
         )
-    except (QualityGateFailed, ServiceError) as exc:
+    except (QualityGateFailed, ServiceError, LockHeld) as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(f"dbt: {outcome.dbt_line}", highlight=False)

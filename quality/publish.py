@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lakehouse import exclusive_lock
 from lakehouse.lake import delta_tables
 from lakehouse.settings import Settings
 from spark_thrift.client import query
@@ -86,6 +87,8 @@ def publish_all(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[Pu
             f"Nothing to publish: schema `{audit_schema}` has no Delta tables. Build gold into it "
             "first (`lakehouse transform --audit`)."
         )
-    published = [publish_table(settings, name, audit_schema) for name in names]
-    register_published(settings, names)
+    # A dbt build into gold (`lakehouse transform`) would commit to the same tables meanwhile.
+    with exclusive_lock.lake_writer(settings, f"publish of {audit_schema} to {PUBLISHED_SCHEMA}"):
+        published = [publish_table(settings, name, audit_schema) for name in names]
+        register_published(settings, names)
     return published

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,3 +39,29 @@ def reset_metastore(settings: Settings) -> None:
 
     for schema in LAKE_SCHEMAS:
         query(f"DROP SCHEMA IF EXISTS {schema} CASCADE", settings=settings)
+
+
+LAKE_WRITER = """
+import sys, time
+from lakehouse.exclusive_lock import lake_writer
+from lakehouse.settings import Settings
+with lake_writer(Settings(data_dir=sys.argv[1]), sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+@contextmanager
+def lake_writer_running(settings: Settings, job: str) -> Iterator[subprocess.Popen]:
+    """Another process holding the lake's write lock as `job` (killed, as by kill -9, after)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LAKE_WRITER, str(settings.data_dir), job],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

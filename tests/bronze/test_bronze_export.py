@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
 from export_crash import SimulatedCrash, crash_on_commit
+from lake_support import lake_writer_running
 from pymongo.database import Database
 from spotify_docs import (
     BASE_TIME,
@@ -241,41 +240,22 @@ def test_schema_drift_never_breaks_bronze(bronze_settings: Settings, mongo_db: D
     assert json.loads(landed[odd_types["id"]]["payload"])["disc_number"] == "1"
 
 
-EXPORT_LOCK_HOLDER = """
-import sys, time
-from lakehouse.exclusive_lock import exclusive
-from lakehouse.settings import Settings
-with exclusive(Settings(data_dir=sys.argv[1]), sys.argv[2], "batch held-by-test"):
-    print("locked", flush=True)
-    time.sleep(600)
-"""
-
-
-def test_a_second_export_at_the_same_time_is_refused_and_writes_nothing(
+def test_an_export_while_another_writer_holds_the_lake_is_refused_and_writes_nothing(
     bronze_settings: Settings, mongo_db: Database
 ) -> None:
     seed(mongo_db, 5)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            EXPORT_LOCK_HOLDER,
-            str(bronze_settings.data_dir),
-            bronze_export.LOCK_NAME,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lake_writer_running(bronze_settings, "bronze export batch held-by-test") as holder:
         with pytest.raises(bronze_export.ExportError) as refused:
             export_all(bronze_settings)
         message = str(refused.value)
-        assert "another bronze export is running" in message
-        assert f"batch held-by-test, pid {holder.pid}" in message
+        assert "bronze export batch " in message and "was refused" in message
+        assert f"(bronze export batch held-by-test, pid {holder.pid}, since " in message
+        assert "Wait for it to finish, then run again." in message
         assert all(open_table(bronze_settings, entity) is None for entity in ENTITIES)
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        lake_writer_running(bronze_settings, "dbt build into gold"),
+        pytest.raises(bronze_export.ExportError, match=r"\(dbt build into gold, pid "),
+    ):
+        export_all(bronze_settings)
     # The holder is gone (killed, as by kill -9): the lock went with it.
     assert export_all(bronze_settings).exported == 5 * len(ENTITIES)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lake_support import lake_writer_running
 
 from ingestion.bronze_tables import open_table
 from ingestion.features_import import FeaturesFormatError, import_features
 from ingestion.spotify_ids import derived_id
+from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
 
 HEADER = (
@@ -102,6 +104,20 @@ def test_reimport_adds_nothing(lake_settings: Settings, tmp_path: Path) -> None:
 
     assert (again.imported, again.duplicates, again.rejected, again.quarantined) == (0, 3, 1, 0)
     assert len(landed(lake_settings)) == 3 and len(quarantined(lake_settings)) == 1
+
+
+def test_an_import_while_another_writer_holds_the_lake_is_refused_and_writes_nothing(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    csv_file = write_csv(tmp_path / "dataset.csv", GOOD)
+    with lake_writer_running(lake_settings, "bronze export batch held-by-test") as holder:
+        with pytest.raises(LakeBusy) as refused:
+            import_features(csv_file, lake_settings)
+        message = str(refused.value)
+        assert message.startswith("features import of dataset.csv (batch ")
+        assert f"(bronze export batch held-by-test, pid {holder.pid}, since " in message
+        assert open_table(lake_settings, "imported_audio_features") is None
+    assert import_features(csv_file, lake_settings).imported == 3
 
 
 def test_undecodable_bytes_spoil_only_their_row(lake_settings: Settings, tmp_path: Path) -> None:

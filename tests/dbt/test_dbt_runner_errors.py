@@ -1,13 +1,16 @@
-"""Clear errors without a server: Thrift Server down, bronze missing, bad schema names."""
+"""Clear errors without a server: Thrift Server down, lake busy, bronze missing, bad schema
+names."""
 
 from __future__ import annotations
 
 import pytest
+from lake_support import lake_writer_running
 from typer.testing import CliRunner
 
 from lakehouse import dbt_runner
 from lakehouse.cli import app
 from lakehouse.dbt_sources import BronzeMissingError, check_identifier, register_bronze_tables
+from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
 from lakehouse.supervisor import ServiceError, free_port
 
@@ -22,6 +25,23 @@ def test_build_fails_clearly_when_thrift_is_down(settings: Settings) -> None:
         dbt_runner.build(stopped)
     assert f"127.0.0.1:{stopped.thrift_port}" in str(exc.value)
     assert "lakehouse services up" in str(exc.value)
+
+
+def test_a_build_while_another_writer_holds_the_lake_is_refused(settings: Settings) -> None:
+    results = dbt_runner.target_dir(settings) / "run_results.json"
+    before = results.stat().st_mtime_ns if results.exists() else None
+    with lake_writer_running(settings, "bronze export batch held-by-test") as holder:
+        with pytest.raises(LakeBusy) as refused:
+            dbt_runner.build(settings, gold_schema="gold_audit")
+        message = str(refused.value)
+        assert message.startswith("dbt build into gold_audit was refused: ")
+        assert f"(bronze export batch held-by-test, pid {holder.pid}, since " in message
+        assert "a dbt build beside an export would read half a batch" in message
+
+        result = CliRunner().invoke(app, ["transform"])
+        assert result.exit_code == 1
+        assert "dbt build into gold was refused" in " ".join(result.output.split())
+    assert (results.stat().st_mtime_ns if results.exists() else None) == before  # dbt never ran
 
 
 @pytest.mark.parametrize("command", ["transform", "freshness"])

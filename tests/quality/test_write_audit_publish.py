@@ -8,10 +8,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
+from lake_support import lake_writer_running
 
+from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
 from quality import audit_log
-from quality.publish import AUDIT_SCHEMA
+from quality.publish import AUDIT_SCHEMA, publish_all
 from quality.write_audit_publish import QualityGateFailed, audit_and_publish
 
 GOLD = ["dim_track", "dim_album", "fct_track_features", "mart_recommender_features"]
@@ -68,6 +70,22 @@ def test_a_clean_audit_publishes_new_versions(built_lakehouse) -> None:
     docs = Path(outcome.gate.data_docs_url.removeprefix("file://"))
     assert docs.name == "index.html" and docs.is_file()
     assert any(docs.parent.rglob("validations/**/*.html"))
+
+
+def test_publish_while_another_writer_holds_the_lake_is_refused_and_changes_nothing(
+    built_lakehouse,
+) -> None:
+    settings, _ = built_lakehouse
+    before = {n: table(settings, "gold", n).version() for n in GOLD}
+    with (
+        lake_writer_running(settings, "dbt build into gold") as holder,
+        pytest.raises(LakeBusy) as refused,
+    ):
+        publish_all(settings)
+    message = str(refused.value)
+    assert message.startswith("publish of gold_audit to gold was refused: ")
+    assert f"(dbt build into gold, pid {holder.pid}, since " in message
+    assert {n: table(settings, "gold", n).version() for n in GOLD} == before
 
 
 def test_bad_data_fails_the_gate_names_it_and_keeps_published_gold(
