@@ -48,9 +48,9 @@ def _configure_environment(root: Path) -> dict[str, str]:
 def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Point every setting at a private data folder and free ports for the whole session."""
     saved = dict(os.environ)
-    # A space and a quote in the path, as in "~/My Projects/O'Brien": every service, DDL location
-    # and file URL of the suite must cope with them.
-    env = _configure_environment(tmp_path_factory.mktemp("lake house o'q"))
+    # A space, a quote and a non-ASCII letter in the path, as in "~/My Projects/O'Brien/José":
+    # every service, DDL location and file URL of the suite must cope with them.
+    env = _configure_environment(tmp_path_factory.mktemp("lake house o'q josé"))
     yield env
     _quiet_logging_at_exit()
     os.environ.clear()
