@@ -71,6 +71,10 @@ class ExportError(RuntimeError):
     """The export could not run (MongoDB unreachable, lake not writable); nothing half-done."""
 
 
+class ExportRefused(ExportError, exclusive_lock.LakeBusy):
+    """Another job is writing the lake, so the export did not start."""
+
+
 @dataclass
 class EntityExport:
     entity: str
@@ -383,7 +387,7 @@ def export_all(
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
     # Two exports at once would both read the same journal entries and append them twice.
     job = f"bronze export batch {summary.batch_id}"
-    with exclusive_lock.lake_writer(settings, job, refuse=ExportError):
+    with exclusive_lock.lake_writer(settings, job, refuse=ExportRefused):
         _export_entities(settings, chosen, summary, rescan, progress)
     return summary
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,17 +80,42 @@ def describe_holder(settings: Settings, name: str) -> str:
         return "holder unknown"
 
 
+# Lake locks this process holds, with their depth: lake_writer is re-entrant within a process.
+_lake_holds: dict[Path, int] = {}
+_lake_holds_guard = threading.Lock()
+
+
 @contextmanager
 def lake_writer(
     settings: Settings, job: str, refuse: Callable[[str], Exception] = LakeBusy
 ) -> Iterator[None]:
     """Hold the lake's write lock while `job` (e.g. "dbt build into gold_audit") writes.
 
-    refuse: the exception type raised, with a message naming the holder, when another writer
+    Re-entrant within one process, so a job that keeps the lake across several steps (the
+    pipeline from export to publish, write-audit-publish) calls the single writers inside it.
+    refuse: the exception type raised, with a message naming the holder, when another process
     holds the lock.
     """
+    key = lock_path(settings, LAKE_WRITE)
+    with _lake_holds_guard:
+        nested = key in _lake_holds
+        if nested:
+            _lake_holds[key] += 1
+    if nested:
+        try:
+            yield
+        finally:
+            with _lake_holds_guard:
+                _lake_holds[key] -= 1
+        return
     with exclusive(settings, LAKE_WRITE, job, lambda holder: refuse(lake_busy(job, holder))):
-        yield
+        with _lake_holds_guard:
+            _lake_holds[key] = 1
+        try:
+            yield
+        finally:
+            with _lake_holds_guard:
+                del _lake_holds[key]
 
 
 def lake_busy(job: str, holder: str) -> str:

@@ -15,11 +15,13 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from lakehouse import exclusive_lock
 from lakehouse.settings import Settings, get_settings
 from orchestration import run_log
 from orchestration.layer_counts import layer_counts
@@ -131,6 +133,14 @@ def train_task(settings: Settings) -> dict[str, Any]:
     return {"version": info.version, **{k: v for k, v in vars(info).items() if k != "version"}}
 
 
+def _export_holding_the_lake(lake: ExitStack, settings: Settings, run_id: str) -> dict[str, Any]:
+    # The run keeps the lake from export to publish, so no other writer changes bronze under the
+    # build or gold_audit between the gate's check and the publish that copies it to gold. A
+    # refusal fails the export stage with the holder's name.
+    lake.enter_context(exclusive_lock.lake_writer(settings, f"pipeline {run_id}"))
+    return export_task(settings)
+
+
 # --- flows -------------------------------------------------------------------------------------
 def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any) -> T:
     started = time.monotonic()
@@ -182,11 +192,12 @@ def pipeline_flow(
             _stage(run, "services", check_services, settings)
             if crawl:
                 _stage(run, "crawl", crawl_task, settings, artists_per_run, mode)
-            _stage(run, "export", export_task, settings)
-            wap = WriteAuditPublish(settings)
-            _stage(run, "dbt", dbt_build_task, wap, full_refresh)
-            _stage(run, "quality", quality_gate_task, wap)
-            _stage(run, "publish", publish_task, wap)
+            with ExitStack() as lake:
+                _stage(run, "export", _export_holding_the_lake, lake, settings, run.run_id)
+                wap = WriteAuditPublish(settings)
+                _stage(run, "dbt", dbt_build_task, wap, full_refresh)
+                _stage(run, "quality", quality_gate_task, wap)
+                _stage(run, "publish", publish_task, wap)
             if train:
                 model = _stage(run, "train", train_task, settings)
                 run.model_version = model["version"]

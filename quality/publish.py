@@ -81,14 +81,14 @@ def register_published(settings: Settings, names: list[str]) -> None:
 
 
 def publish_all(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[PublishedTable]:
-    names = audit_tables(settings, audit_schema)
-    if not names:
-        raise RuntimeError(
-            f"Nothing to publish: schema `{audit_schema}` has no Delta tables. Build gold into it "
-            "first (`lakehouse transform --audit`)."
-        )
     # A dbt build into gold (`lakehouse transform`) would commit to the same tables meanwhile.
     with exclusive_lock.lake_writer(settings, f"publish of {audit_schema} to {PUBLISHED_SCHEMA}"):
+        names = audit_tables(settings, audit_schema)
+        if not names:
+            raise RuntimeError(
+                f"Nothing to publish: schema `{audit_schema}` has no Delta tables. Build gold into"
+                " it first (`lakehouse transform --audit`)."
+            )
         published = [publish_table(settings, name, audit_schema) for name in names]
         register_published(settings, names)
     return published

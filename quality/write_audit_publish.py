@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from lakehouse import exclusive_lock
+from lakehouse.exclusive_lock import LockHeld
 from lakehouse.settings import Settings
 from quality import audit_log
 from quality.gate import GateResult, run_gate
@@ -70,6 +72,8 @@ class WriteAuditPublish:
             raise RuntimeError("publish() needs a passed audit() first")
         try:
             self.published = publish_all(self.settings)
+        except LockHeld:
+            raise  # another job is writing the lake: nothing published, not a quality failure
         except Exception as exc:
             self._fail("publish", [f"{type(exc).__name__}: {exc}"])
         self.record = self._record(passed=True, tables=[vars(p) for p in self.published])
@@ -105,11 +109,13 @@ def audit_and_publish(
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> WriteAuditPublish:
     wap = WriteAuditPublish(settings)
-    if run_dbt:
-        on_stage("dbt build into the audit schema")
-        wap.write(full_refresh=full_refresh)
-    on_stage("Great Expectations checkpoint")
-    wap.audit()
-    on_stage("publish")
-    wap.publish()
+    # One hold from build to publish: no other writer may change gold_audit after it is checked.
+    with exclusive_lock.lake_writer(settings, "write-audit-publish (build, gate, publish)"):
+        if run_dbt:
+            on_stage("dbt build into the audit schema")
+            wap.write(full_refresh=full_refresh)
+        on_stage("Great Expectations checkpoint")
+        wap.audit()
+        on_stage("publish")
+        wap.publish()
     return wap

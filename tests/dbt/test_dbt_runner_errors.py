@@ -1,5 +1,4 @@
-"""Clear errors without a server: Thrift Server down, lake busy, bronze missing, bad schema
-names."""
+"""Clear errors: Thrift Server down, lake busy, bronze missing, bad schema names."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from lakehouse.dbt_sources import BronzeMissingError, check_identifier, register
 from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
 from lakehouse.supervisor import ServiceError, free_port
+from spark_thrift.client import query
 
 
 def down(settings: Settings) -> Settings:
@@ -27,9 +27,9 @@ def test_build_fails_clearly_when_thrift_is_down(settings: Settings) -> None:
     assert "lakehouse services up" in str(exc.value)
 
 
-def test_a_build_while_another_writer_holds_the_lake_is_refused(settings: Settings) -> None:
-    results = dbt_runner.target_dir(settings) / "run_results.json"
-    before = results.stat().st_mtime_ns if results.exists() else None
+def test_a_build_while_another_writer_holds_the_lake_is_refused(thrift: Settings) -> None:
+    # Its own bronze schema: registering the sources, the build's first write, would create it.
+    settings = thrift.model_copy(update={"dbt_bronze_schema": "bronze_refused"})
     with lake_writer_running(settings, "bronze export batch held-by-test") as holder:
         with pytest.raises(LakeBusy) as refused:
             dbt_runner.build(settings, gold_schema="gold_audit")
@@ -41,7 +41,7 @@ def test_a_build_while_another_writer_holds_the_lake_is_refused(settings: Settin
         result = CliRunner().invoke(app, ["transform"])
         assert result.exit_code == 1
         assert "dbt build into gold was refused" in " ".join(result.output.split())
-    assert (results.stat().st_mtime_ns if results.exists() else None) == before  # dbt never ran
+    assert query("SHOW SCHEMAS LIKE 'bronze_refused'", settings=settings) == []
 
 
 @pytest.mark.parametrize("command", ["transform", "freshness"])

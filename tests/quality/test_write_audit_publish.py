@@ -88,6 +88,24 @@ def test_publish_while_another_writer_holds_the_lake_is_refused_and_changes_noth
     assert {n: table(settings, "gold", n).version() for n in GOLD} == before
 
 
+def test_write_audit_publish_while_another_writer_holds_the_lake_is_refused(
+    built_lakehouse,
+) -> None:
+    settings, _ = built_lakehouse
+    before = {n: table(settings, "gold", n).version() for n in GOLD}
+    audits = len(audit_log.recent(settings, limit=1000))
+    with (
+        lake_writer_running(settings, "bronze export batch held-by-test") as holder,
+        pytest.raises(LakeBusy) as refused,
+    ):
+        audit_and_publish(settings, run_dbt=False)
+    message = str(refused.value)
+    assert message.startswith("write-audit-publish (build, gate, publish) was refused: ")
+    assert f"(bronze export batch held-by-test, pid {holder.pid}, since " in message
+    assert {n: table(settings, "gold", n).version() for n in GOLD} == before
+    assert len(audit_log.recent(settings, limit=1000)) == audits  # no audit was recorded
+
+
 def test_bad_data_fails_the_gate_names_it_and_keeps_published_gold(
     audit_tables_restored: Settings,
 ) -> None:

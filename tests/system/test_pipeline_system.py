@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-from lake_support import environment
+from lake_support import environment, lake_writer_running
 
 from ingestion.crawl.store import DocumentStore
 from ingestion.mongodb import database
@@ -142,3 +142,26 @@ def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) ->
     assert latest.status == "failed"
     assert latest.failed_stage == failed.value.stage
     assert "publish" not in latest.stages
+
+
+def test_a_run_while_another_job_writes_the_lake_fails_at_export_and_changes_nothing(
+    built_lakehouse,
+) -> None:
+    from orchestration.flows import StageFailed, pipeline_flow
+
+    settings, _ = built_lakehouse
+    before = gold_versions(settings)
+    bronze_before = rows(settings, "bronze", "tracks")
+    with (
+        environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database),
+        lake_writer_running(settings, "dbt build into gold") as holder,
+        pytest.raises(StageFailed) as failed,
+    ):
+        pipeline_flow(crawl=False, train=False)
+    assert failed.value.stage == "export"
+    assert f"(dbt build into gold, pid {holder.pid}, since " in str(failed.value)
+    assert gold_versions(settings) == before
+    assert rows(settings, "bronze", "tracks") == bronze_before
+    latest = run_log.recent(settings)[0]
+    assert (latest.status, latest.failed_stage) == ("failed", "export")
+    assert list(latest.stages) == ["services", "export"]
