@@ -114,11 +114,12 @@ def spark_dir(settings: Settings) -> Path:
 
 def java_option(name: str, value: str) -> str:
     """-Dname=value for spark.driver.extraJavaOptions, which Spark splits at spaces unless quoted
-    (a repo or DATA_DIR under "My Projects" would otherwise start `java ... Projects/...`)."""
+    (a DATA_DIR under "My Projects" would otherwise start `java ... Projects/...`)."""
     if '"' in value or "\\" in value:
+        # Spark's launcher would take them as quoting and escapes; not worth supporting.
         raise ServiceError(
-            f"{value!r} holds a double quote or backslash, which cannot be passed to Spark's JVM:"
-            " move the repository or DATA_DIR to a path without them."
+            f"{value!r} holds a double quote or backslash, which this project does not pass to"
+            " Spark's JVM: choose a DATA_DIR without them."
         )
     return f'"-D{name}={value}"'
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,14 @@ from lake_support import environment, reset_metastore
 
 from lakehouse.settings import OFFLINE_ENV, Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
+
+# Every temporary path of the suite (the session's DATA_DIR, each test's lake, HDFS) lives under
+# a folder with a space, a quote and a non-ASCII letter, as in "~/My Projects/O'Brien/José":
+# every service, DDL location and file URL must cope with them. pytest numbers and prunes its
+# runs inside it as it does in /tmp.
+SUITE_TEMP_ROOT = Path(tempfile.gettempdir()) / "lakehouse tests o'q josé"
+SUITE_TEMP_ROOT.mkdir(exist_ok=True)
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(SUITE_TEMP_ROOT))
 
 
 def _configure_environment(root: Path) -> dict[str, str]:
@@ -48,9 +57,7 @@ def _configure_environment(root: Path) -> dict[str, str]:
 def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Point every setting at a private data folder and free ports for the whole session."""
     saved = dict(os.environ)
-    # A space, a quote and a non-ASCII letter in the path, as in "~/My Projects/O'Brien/José":
-    # every service, DDL location and file URL of the suite must cope with them.
-    env = _configure_environment(tmp_path_factory.mktemp("lake house o'q josé"))
+    env = _configure_environment(tmp_path_factory.mktemp("lakehouse"))
     yield env
     _quiet_logging_at_exit()
     os.environ.clear()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +47,16 @@ JAVA_OPENS = [
 
 
 @pytest.fixture(scope="session")
-def hdfs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hdfs_url() -> Iterator[str]:
     """hdfs://127.0.0.1:PORT of a one-datanode HDFS started for the session (~30 s)."""
     if not any(HDFS_JARS.glob("hadoop-minicluster-*.jar")):
         pytest.skip(f"HDFS test cluster jars missing: run `{FETCH_HDFS_JARS}` (scripts/setup.sh)")
     from lakehouse.supervisor import free_port
 
-    work = tmp_path_factory.mktemp("hdfs")
+    # Not under the suite's temp root: Hadoop's NameNode runs `bash -c "df ... '<dir>'"` on its
+    # own storage and a quote in the path breaks that. This is the test cluster's storage, which
+    # the project's paths never reach (they talk to HDFS by hdfs:// URL).
+    work = Path(tempfile.mkdtemp(prefix="lakehouse-hdfs-"))
     details = work / "details.json"
     port = free_port()
     local = "127.0.0.1:0"
@@ -75,12 +80,14 @@ def hdfs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]  # fmt: skip
     log = (work / "hdfs.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    started = False
     try:
         deadline = time.monotonic() + 120
         while not (details.exists() and details.stat().st_size):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"HDFS did not start; see {work / 'hdfs.log'}")
             time.sleep(0.5)
+        started = True
         yield f"hdfs://127.0.0.1:{json.loads(details.read_text())['namenode_port']}"
     finally:
         process.terminate()
@@ -90,3 +97,5 @@ def hdfs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+        if started:  # a failed start keeps its log for the message above
+            shutil.rmtree(work, ignore_errors=True)

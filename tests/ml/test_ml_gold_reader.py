@@ -77,9 +77,8 @@ def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gol
     location = lake_settings.lake_path("gold", "mart_recommender_features")
     query("CREATE SCHEMA IF NOT EXISTS ml_test_gold", settings=thrift)
     query("DROP TABLE IF EXISTS ml_test_gold.mart_recommender_features", settings=thrift)
-    # The location is a path this test made (not user input); LOCATION takes no parameter.
-    query(f"CREATE TABLE ml_test_gold.mart_recommender_features USING DELTA LOCATION '{location}'",
-          settings=thrift)
+    query("CREATE TABLE ml_test_gold.mart_recommender_features USING DELTA LOCATION %(location)s",
+          {"location": location}, settings=thrift)
     try:
         via_thrift = ThriftGoldReader(settings).read()
         via_delta = DeltaGoldReader(lake_settings).read()

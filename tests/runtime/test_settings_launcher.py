@@ -94,7 +94,7 @@ def test_thrift_java_options_survive_a_data_dir_with_spaces(tmp_path: Path) -> N
         f"-Dlog4j2.configurationFile={launcher.LOG_CONFIG_FILE.as_uri()}",
     ]
     quoted = Settings(_env_file=None, data_dir=tmp_path / 'say "cheese"')
-    with pytest.raises(ServiceError, match=r"double quote or backslash.*move the repository"):
+    with pytest.raises(ServiceError, match=r"double quote or backslash.*choose a DATA_DIR"):
         launcher.dynamic_conf(quoted)
 
 
