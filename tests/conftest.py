@@ -22,8 +22,9 @@ from lake_support import environment, reset_metastore
 from lakehouse.settings import OFFLINE_ENV, Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
 
-# Every temporary path of the suite (the session's DATA_DIR, each test's lake, HDFS) lives under
-# a folder with a space, a quote and a non-ASCII letter, as in "~/My Projects/O'Brien/José":
+# Every temporary path of the suite (the session's DATA_DIR, each test's lake; not the HDFS test
+# cluster's storage, see tests/bronze/conftest.py) lives under a folder with a space, a quote and
+# a non-ASCII letter, as in "~/My Projects/O'Brien/José":
 # every service, DDL location and file URL must cope with them. pytest numbers and prunes its
 # runs inside it as it does in /tmp.
 SUITE_TEMP_ROOT = Path(tempfile.gettempdir()) / "lakehouse tests o'q josé"

@@ -71,7 +71,7 @@ def hdfs_url() -> Iterator[str]:
     }
     command = [
         "java", "-Xmx512m", *JAVA_OPENS, f"-Dtest.build.data={work / 'data'}",
-        # Jetty unpacks the web UI into java.io.tmpdir: keep it in the session's folder, not /tmp.
+        # Jetty unpacks the web UI into java.io.tmpdir: keep it in `work` (removed), not /tmp.
         f"-Djava.io.tmpdir={work}",
         "-cp", f"{HDFS_JARS}/*", "org.apache.hadoop.test.MiniDFSClusterManager",
         "-format", "-nnport", str(port), "-httpport", "0", "-datanodes", "1",
