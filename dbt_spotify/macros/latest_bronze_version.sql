@@ -7,25 +7,68 @@
     this model has seen (`_last_loaded_at`), and re-rank ALL versions of those ids: the merge
     then writes exactly the row a full refresh would, even when a late replay of an old version
     arrives. "At or after", not "after": an export or CSV import stamps all its chunks with one
-    time, so a build that ran between two chunks must read the later ones; re-reading the rows
-    at the watermark merges the same values again. -#}
+    time, so a build that ran between two chunks must read the later ones.
+
+    With `target_key` (the model's unique key), an id whose winning version this model already
+    holds, with the same `_last_loaded_at`, is dropped before its payload is parsed: those are
+    the rows at the watermark, merged by the previous run. Merging them again would change no
+    value but would rewrite every Delta file holding one of them, which after a small crawl is
+    most of the table. The winner's bronze bookkeeping (hash, ingested_at, source, crawl, batch,
+    export time) identifies the bronze row, and the model's row is a function of that row and
+    `_last_loaded_at`, so equal bookkeeping means an equal row. -#}
 {% macro latest_bronze_version(relation, id_column='id', loaded_at='exported_at',
-                               order_by='ingested_at desc, exported_at desc, content_hash desc') %}
-    select
-        versions.*,
-        max({{ loaded_at }}) over (partition by {{ id_column }}) as _last_loaded_at,
-        row_number() over (partition by {{ id_column }} order by {{ order_by }}) as _version_rank
-    from {{ relation }} as versions
-    {% if is_incremental() %}
-    where {{ id_column }} in (
-        select {{ id_column }} from {{ relation }}
-        where {{ loaded_at }} >= (
-            select coalesce(max(_last_loaded_at), timestamp'1970-01-01 00:00:00')
-            from {{ this }}
+                               order_by='ingested_at desc, exported_at desc, content_hash desc',
+                               target_key=none) %}
+    select ranked.*
+    from (
+        select
+            versions.*,
+            max({{ loaded_at }}) over (partition by {{ id_column }}) as _last_loaded_at,
+            row_number() over (partition by {{ id_column }} order by {{ order_by }})
+                as _version_rank
+        from {{ relation }} as versions
+        {% if is_incremental() %}
+        where {{ id_column }} in (
+            select {{ id_column }} from {{ relation }}
+            where {{ loaded_at }} >= {{ merge_watermark() }}
         )
-    )
+        {% endif %}
+    ) as ranked
+    {% if target_key is not none %}
+    {{ skip_rows_already_merged([
+        (target_key, 'ranked.' ~ id_column),
+        ('_content_hash', 'ranked.content_hash'),
+        ('_ingested_at', 'ranked.ingested_at'),
+        ('_source', 'ranked.source'),
+        ('_crawl_id', 'ranked.crawl_id'),
+        ('_batch_id', 'ranked.batch_id'),
+        ('_exported_at', 'ranked.exported_at'),
+        ('_last_loaded_at', 'ranked._last_loaded_at'),
+    ]) }}
     {% endif %}
 {% endmacro %}
+
+{#- The newest `_last_loaded_at` an incremental model holds: its rows at or after this were
+    written by the previous run. -#}
+{% macro merge_watermark() -%}
+    (select coalesce(max(_last_loaded_at), timestamp'1970-01-01 00:00:00') from {{ this }})
+{%- endmacro %}
+
+{#- On an incremental run, drop the candidate rows the model already holds with equal values in
+    every (model column, candidate expression) pair, so the merge rewrites only files with a real
+    change. Only the model's rows at its watermark can be equal (every candidate's
+    `_last_loaded_at` is at or after it), so only those are read: Delta skips the files whose
+    statistics show older rows. Null-safe: a null equals a null, as in a full refresh. -#}
+{% macro skip_rows_already_merged(column_pairs) -%}
+    {%- if is_incremental() %}
+    left anti join (
+        select * from {{ this }} where _last_loaded_at >= {{ merge_watermark() }}
+    ) as already_merged
+        on {% for model_column, candidate in column_pairs -%}
+        {{- ' and ' if not loop.first }}already_merged.{{ model_column }} <=> {{ candidate }}
+        {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
 
 {#- True when a bronze table exists. audio_features (development-mode apps get none) and the
     imported features (only when a CSV was imported) may be absent; their staging models are

@@ -1,7 +1,7 @@
 {{ config(unique_key='album_id') }}
 
 with latest as (
-    {{ latest_bronze_version(source('spotify', 'albums')) }}
+    {{ latest_bronze_version(source('spotify', 'albums'), target_key='album_id') }}
 ),
 
 parsed as (

@@ -1,7 +1,7 @@
 {{ config(unique_key='artist_id') }}
 
 with latest as (
-    {{ latest_bronze_version(source('spotify', 'artists')) }}
+    {{ latest_bronze_version(source('spotify', 'artists'), target_key='artist_id') }}
 ),
 
 parsed as (

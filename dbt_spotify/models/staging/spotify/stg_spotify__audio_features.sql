@@ -9,7 +9,7 @@ with bronze as (
 ),
 
 latest as (
-    {{ latest_bronze_version('bronze') }}
+    {{ latest_bronze_version('bronze', target_key='track_id') }}
 ),
 
 parsed as (

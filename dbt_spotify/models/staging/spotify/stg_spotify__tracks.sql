@@ -1,7 +1,7 @@
 {{ config(unique_key='track_id') }}
 
 with latest as (
-    {{ latest_bronze_version(source('spotify', 'tracks')) }}
+    {{ latest_bronze_version(source('spotify', 'tracks'), target_key='track_id') }}
 ),
 
 parsed as (
