@@ -1,10 +1,10 @@
 """Incremental models read rows stamped at their watermark, and merge only the changed ones.
 
-An export (or a CSV import) stamps all its chunks with one time. A build that runs between two
-chunks of one export sets the watermark to that time; the later chunks carry the same stamp and
-must still reach silver and gold on the next incremental build. The rows at the watermark that
-the previous build merged are not merged again: after a small crawl, the Delta merge touches
-only the new and changed rows.
+A CSV import stamps all its chunks with one time, and any two bronze writes may share a stamp. A
+build that runs between two chunks with one stamp sets the watermark to that time; the later
+chunks carry the same stamp and must still reach silver and gold on the next incremental build.
+The rows at the watermark that an earlier build merged are not merged again: after a small
+crawl, the Delta merge touches only the new and changed rows.
 """
 
 from __future__ import annotations

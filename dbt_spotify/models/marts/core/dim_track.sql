@@ -22,8 +22,9 @@ select
 from {{ ref('stg_spotify__tracks') }} as tracks
 {% if is_incremental() -%}
 {#- Every column is compared: a row equal in all of them needs no merge. -#}
+{%- set watermark = merge_watermark() %}
 {%- set column_pairs = [] %}
 {%- for column in columns %}{% do column_pairs.append((column, 'tracks.' ~ column)) %}{% endfor %}
-{{ skip_rows_already_merged(column_pairs) }}
-where tracks._last_loaded_at >= {{ merge_watermark() }}
+{{ skip_rows_already_merged(watermark, column_pairs) }}
+where tracks._last_loaded_at >= {{ watermark }}
 {%- endif %}

@@ -1,4 +1,5 @@
 {{ config(unique_key='track_id') }}
+{%- set watermark = merge_watermark() if is_incremental() else none %}
 
 {#- The CSV lists a track once per genre it is filed under: one row per track here, with all
     its CSV genres collected. -#}
@@ -25,7 +26,8 @@ with bronze as (
 
 latest as (
     {{ latest_bronze_version('bronze', id_column='track_id', loaded_at='imported_at',
-                             order_by='imported_at desc, source_file desc, source_row asc') }}
+                             order_by='imported_at desc, source_file desc, source_row asc',
+                             watermark=watermark) }}
 ),
 
 genres as (
@@ -70,7 +72,7 @@ inner join genres on genres.track_id = latest.track_id
 {#- The row is a function of the winning CSV row (its hash covers every value), where it came
     from, the import's genres for the track and `_last_loaded_at`: a track equal in all of them
     was merged by the previous run (latest_bronze_version explains why it is skipped). -#}
-{{ skip_rows_already_merged([
+{{ skip_rows_already_merged(watermark, [
     ('track_id', 'latest.track_id'),
     ('_content_hash', 'latest.content_hash'),
     ('_source_file', 'latest.source_file'),
