@@ -71,7 +71,7 @@ from latest
 inner join genres on genres.track_id = latest.track_id
 {#- The row is a function of the winning CSV row (its hash covers every value), where it came
     from, the import's genres for the track and `_last_loaded_at`: a track equal in all of them
-    was merged by the previous run (latest_bronze_version explains why it is skipped). -#}
+    was merged by an earlier run (latest_bronze_version explains why it is skipped). -#}
 {{ skip_rows_already_merged(watermark, [
     ('track_id', 'latest.track_id'),
     ('_content_hash', 'latest.content_hash'),
