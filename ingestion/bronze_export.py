@@ -112,6 +112,10 @@ class ExportSummary:
         return sum(e.unchanged for e in self.entities)
 
     @property
+    def journal_read(self) -> int:
+        return sum(e.journal_read for e in self.entities)
+
+    @property
     def rejected(self) -> int:
         return sum(e.rejected for e in self.entities)
 

@@ -84,19 +84,26 @@ def export_task(settings: Settings) -> dict[str, Any]:
     from ingestion.bronze_export import export_all
 
     summary = export_all(settings)
+    # A document written during the export's scan is read again from the change journal (the
+    # first export after a crawl reads nearly all twice): the second read is "already in bronze".
     get_run_logger().info(
-        "bronze batch %s: %d read, %d exported, %d unchanged, %d quarantined",
+        "bronze batch %s: %d read (%d from the change journal), %d exported, %d already in "
+        "bronze, %d rejected (%d newly quarantined)",
         summary.batch_id,
         summary.read,
+        summary.journal_read,
         summary.exported,
         summary.unchanged,
+        summary.rejected,
         summary.quarantined,
     )
     return {
         "batch_id": summary.batch_id,
         "read": summary.read,
+        "journal_read": summary.journal_read,
         "exported": summary.exported,
-        "unchanged": summary.unchanged,
+        "already_in_bronze": summary.unchanged,
+        "rejected": summary.rejected,
         "quarantined": summary.quarantined,
     }
 
