@@ -71,11 +71,21 @@ def _merged_since(settings: Settings, versions: dict[str, int]) -> dict[str, tup
     return merged
 
 
-def _names(settings: Settings) -> dict[str, list[tuple[str, str]]]:
-    return {
-        table: sql(settings, f"SELECT track_id, track_name FROM {schema}.{table} ORDER BY 1")
-        for schema, table in _tables(settings)
-    }
+def _incremental_build(settings: Settings) -> dict[str, tuple[int, int]]:
+    """Build the incremental models again; (rows updated, rows inserted) by its merges."""
+    before = _versions(settings)
+    result = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
+    assert result.success, result.line()
+    return _merged_since(settings, before)
+
+
+def _rows(settings: Settings, table: str, columns: str) -> list[tuple]:
+    schema = settings.dbt_gold_schema if table == "dim_track" else settings.dbt_silver_schema
+    return sql(settings, f"SELECT {columns} FROM {schema}.{table} ORDER BY 1")
+
+
+def _names(settings: Settings) -> dict[str, list[tuple]]:
+    return {table: _rows(settings, table, "track_id, track_name") for _, table in _tables(settings)}
 
 
 def test_a_later_chunk_of_the_same_export_is_not_skipped(thrift: Settings) -> None:
@@ -97,33 +107,16 @@ def test_a_small_crawl_merges_only_new_and_changed_rows(thrift: Settings) -> Non
     write_and_register(settings, _batch("batch-1", 1, {"tr_a": "A", "tr_b": "B"}))
     first = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
     assert first.success, first.line()
-    after_first = _versions(settings)
 
     # The next crawl changes tr_b and finds tr_c. tr_a sits at the watermark of both tables:
     # it is read again, found unchanged and not merged.
     write_and_register(settings, _batch("batch-2", 2, {"tr_b": "B2", "tr_c": "C"}))
-    second = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
-    assert second.success, second.line()
-    assert _merged_since(settings, after_first) == {
-        "stg_spotify__tracks": (1, 1),
-        "dim_track": (1, 1),
-    }
-    after_second = _versions(settings)
+    assert _incremental_build(settings) == {"stg_spotify__tracks": (1, 1), "dim_track": (1, 1)}
 
     # Nothing new: tr_b and tr_c are at the watermark now, and nothing is merged.
-    third = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
-    assert third.success, third.line()
-    assert _merged_since(settings, after_second) == {
-        "stg_spotify__tracks": (0, 0),
-        "dim_track": (0, 0),
-    }
+    assert _incremental_build(settings) == {"stg_spotify__tracks": (0, 0), "dim_track": (0, 0)}
     expected = [("tr_a", "A"), ("tr_b", "B2"), ("tr_c", "C")]
     assert _names(settings) == {table: expected for _, table in _tables(settings)}
-
-
-def _rows(settings: Settings, table: str, columns: str) -> list[tuple]:
-    schema = settings.dbt_gold_schema if table == "dim_track" else settings.dbt_silver_schema
-    return sql(settings, f"SELECT {columns} FROM {schema}.{table} ORDER BY 1")
 
 
 def test_a_newer_version_in_a_later_chunk_replaces_the_merged_one(thrift: Settings) -> None:
@@ -181,14 +174,8 @@ def test_a_row_with_null_bookkeeping_is_not_merged_again(thrift: Settings) -> No
     register_bronze_tables(settings, lake_folder=settings.dbt_bronze_schema, require=frozenset())
     first = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
     assert first.success, first.line()
-    after_first = _versions(settings)
 
-    again = build(settings, select=INCREMENTAL, exclude=MODELS_ONLY)
-    assert again.success, again.line()
-    assert _merged_since(settings, after_first) == {
-        "stg_spotify__tracks": (0, 0),
-        "dim_track": (0, 0),
-    }
+    assert _incremental_build(settings) == {"stg_spotify__tracks": (0, 0), "dim_track": (0, 0)}
     assert _rows(settings, "stg_spotify__tracks", "track_id, _source, _crawl_id") == [
         ("tr_n", None, None)
     ]
