@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from ml.gold_reader import BUILD_GOLD_HINT
+
 AUDIO_SCALAR_COLUMNS = (
     "danceability",
     "energy",
@@ -139,7 +141,7 @@ def check_columns(table: pa.Table) -> None:
     if missing:
         raise FeatureError(
             f"gold.mart_recommender_features lacks column(s) {', '.join(missing)}; see"
-            " docs/contracts.md and rebuild gold (`lakehouse dbt build`)."
+            f" docs/contracts.md and rebuild gold ({BUILD_GOLD_HINT})."
         )
 
 

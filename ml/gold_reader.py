@@ -26,6 +26,12 @@ from lakehouse.settings import Settings
 
 RECOMMENDER_MART = "mart_recommender_features"
 KNOWN_MARTS = frozenset({RECOMMENDER_MART, "mart_track_search"})
+# The CLI commands that build gold: `publish` is dbt into gold_audit + the quality gate +
+# publish to gold; `run` is the whole pipeline. Shown in errors (see `lakehouse --help`).
+BUILD_GOLD_HINT = (
+    "`lakehouse run` (the whole pipeline) or `lakehouse publish` (dbt build into gold_audit,"
+    " quality gate, publish to gold)"
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Columns that are arrays in the contract (docs/contracts.md); Thrift returns them as JSON text.
@@ -96,8 +102,8 @@ class DeltaGoldReader:
             table = DeltaTable(location)
         except TableNotFoundError as exc:
             raise GoldReadError(
-                f"No Delta table at {location}. Build gold first (`lakehouse dbt build`, then the"
-                " quality gate publishes it), or set LAKE_ROOT/GOLD_SCHEMA to where it is."
+                f"No Delta table at {location}. Build and publish gold first: {BUILD_GOLD_HINT};"
+                " or set LAKE_ROOT/GOLD_SCHEMA to where it is."
             ) from exc
         return GoldSnapshot(
             mart=mart,
@@ -144,7 +150,7 @@ class ThriftGoldReader:
         except Exception as exc:  # PyHive wraps "table not found" in OperationalError
             raise GoldReadError(
                 f"Cannot read {name} through the Spark Thrift Server: {_first_line(exc)}."
-                " Build gold first (`lakehouse dbt build`) or check GOLD_SCHEMA."
+                f" Build and publish gold first ({BUILD_GOLD_HINT}) or check GOLD_SCHEMA."
             ) from exc
         columns = [d[0].split(".")[-1] for d in cursor.description]
         row = cursor.fetchone()

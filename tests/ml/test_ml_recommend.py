@@ -151,5 +151,6 @@ def test_tracks_without_audio_features_fall_back_to_metadata():
 
 def test_missing_contract_column_is_a_clear_error():
     table = mart(catalogue()).drop_columns(["genres", "tempo"])
-    with pytest.raises(FeatureError, match="lacks column\\(s\\) genres, tempo"):
+    with pytest.raises(FeatureError, match="lacks column\\(s\\) genres, tempo") as error:
         build_recommender(table)
+    assert "`lakehouse publish`" in str(error.value)
