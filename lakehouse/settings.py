@@ -11,7 +11,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -242,12 +241,19 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str) -> str:
-    """Drop the userinfo (user:password@) from a URL so it can be shown."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """The URL without what can hold a secret, so it can be shown: userinfo and query string.
+
+    Conservative on purpose. Everything up to the last '@' goes, because an unescaped '#', '/'
+    or '?' in a password (pymongo accepts some) makes URL parsers end the host early and keep
+    the password. The query goes whole: it can carry AWS session tokens
+    (`authMechanismProperties`) or `tlsCertificateKeyFilePassword`.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "***"  # not a URL: the value itself may be the secret
+    userinfo = "***@" if "@" in rest else ""
+    address, query, _ = rest.rsplit("@", 1)[-1].partition("?")
+    return f"{scheme}://{userinfo}{address}{'?***' if query else ''}"
 
 
 # Telemetry of dbt and Prefect tries to reach hosts that are unreachable offline (Prefect then

@@ -62,6 +62,28 @@ def test_secrets_never_show_in_repr_or_display() -> None:
     assert redact_url("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"
 
 
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        # An unescaped '#', '/' or '?' in the password ends urlsplit's host early.
+        ("mongodb://alice:p#ss@db.example.net:27017/db", "mongodb://***@db.example.net:27017/db"),
+        ("mongodb://alice:p/ss@db.example.net/spotify", "mongodb://***@db.example.net/spotify"),
+        ("mongodb://alice:p?ss@db.example.net/", "mongodb://***@db.example.net/"),
+        (
+            "mongodb+srv://c.example.net/?authMechanism=MONGODB-AWS"
+            "&authMechanismProperties=AWS_SESSION_TOKEN:FQoGZXIvYXdz",
+            "mongodb+srv://c.example.net/?***",
+        ),
+        ("mongodb://h/?tls=true&tlsCertificateKeyFilePassword=pw", "mongodb://h/?***"),
+        ("s3cr3t-without-scheme", "***"),
+    ],
+)
+def test_display_of_a_mongodb_uri_drops_every_place_a_secret_can_hide(uri: str, shown: str) -> None:
+    settings = Settings(_env_file=None, mongodb_uri=uri)
+    assert settings.mongodb_display == shown
+    assert redact_url(uri) == shown
+
+
 def test_thrift_command_has_delta_on_both_classpaths_and_loopback(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, thrift_port=10123, spark_ui_port=0)
     command = launcher.build_command(settings)
