@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         600.0, description="Cap on all waiting (Retry-After + backoff) in one run"
     )
     crawl_max_retries: int = Field(5, description="Retries of one request on 5xx/bad responses")
+    crawl_min_retry_after_s: float = Field(
+        1.0, gt=0, description="Least wait on a 429 (Retry-After: 0 must still use up the budget)"
+    )
     crawl_backoff_base_s: float = 0.5
     crawl_backoff_max_s: float = 30.0
     crawl_request_timeout_s: float = 15.0

@@ -4,7 +4,8 @@ spotipy's built-in urllib3 retries honour Retry-After without any cap and turn e
 retries into a fake 429, so they are switched off (retries=0) and every call goes through
 `SpotifyApi.call`: 429 -> wait Retry-After; 5xx, connection errors and truncated/malformed
 bodies -> exponential backoff with jitter (tenacity), at most `crawl_max_retries` times; all
-waiting in a run is capped by `crawl_max_total_wait_s` (then `CrawlStopped`).
+waiting in a run is capped by `crawl_max_total_wait_s` (then `CrawlStopped`). A 429 waits at
+least `crawl_min_retry_after_s`, so endless 429s always reach that cap.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class RequestStats:
 
 
 def _retry_after(headers: Any) -> float:
+    """Retry-After in seconds (1 when missing or unreadable; the caller applies the minimum)."""
     try:
         return max(0.0, float((headers or {}).get("Retry-After", 1)))
     except (TypeError, ValueError):
@@ -173,7 +175,9 @@ class SpotifyApi:
     def _wait_for(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
         if isinstance(exc, _Transient) and exc.kind == "429":
-            return exc.retry_after or 0.0
+            # 429s do not count as failed attempts, so only the wait budget ends a run of them:
+            # a floor (> 0, enforced by Settings) keeps `Retry-After: 0` from looping forever.
+            return max(exc.retry_after or 0.0, self.settings.crawl_min_retry_after_s)
         backoff = wait_random_exponential(
             multiplier=self.settings.crawl_backoff_base_s, max=self.settings.crawl_backoff_max_s
         )
@@ -183,9 +187,9 @@ class SpotifyApi:
         budget = self.settings.crawl_max_total_wait_s - self.stats.waited_s
         if seconds > budget:
             raise CrawlStopped(
-                f"waiting {seconds:.0f}s more would exceed the run's wait budget "
-                f"(CRAWL_MAX_TOTAL_WAIT_S={self.settings.crawl_max_total_wait_s:.0f}s, "
-                f"{self.stats.waited_s:.0f}s already waited); remaining work stays queued"
+                f"waiting {seconds:g}s more would exceed the run's wait budget "
+                f"(CRAWL_MAX_TOTAL_WAIT_S={self.settings.crawl_max_total_wait_s:g}s, "
+                f"{self.stats.waited_s:.3g}s already waited); remaining work stays queued"
             )
         self.stats.retries += 1
         self.stats.waited_s += seconds

@@ -26,6 +26,8 @@ def crawl_settings(ferretdb: Settings) -> Settings:
         "crawl_chunk_artists": 4,
         "crawl_artists_per_run": 1000,
         "crawl_max_total_wait_s": 60.0,
+        # The emulator's injected 429s say `Retry-After: 0`; wait a token amount, not 1 s each.
+        "crawl_min_retry_after_s": 0.001,
     })
 
 

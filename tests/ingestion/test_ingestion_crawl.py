@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import datetime
 
@@ -198,3 +199,38 @@ def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, em
     assert summary.rate_limited == 1 and summary.waited_s == 0
     run = mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})
     assert run["status"] == "stopped" and "wait budget" in run["stopped_reason"]
+
+
+def test_endless_429s_with_retry_after_0_end_on_the_wait_budget(crawl_settings, emulator,
+                                                                 mongo_db):
+    # Every request answers 429 with `Retry-After: 0` (conftest): only the minimum wait per 429
+    # makes the waiting add up to the budget; without it the crawler retried forever.
+    settings = crawl_settings.model_copy(update={"crawl_max_total_wait_s": 0.2,
+                                                 "crawl_min_retry_after_s": 0.01})
+    assert emulator.config.faults.retry_after_s == 0
+    result: dict = {}
+
+    def crawl() -> None:
+        result["summary"] = run_crawl(settings, endpoint=emulator_endpoint(emulator),
+                                      db=mongo_db, seeds=_seed_names(emulator))
+
+    worker = threading.Thread(target=crawl, daemon=True)
+    emulator.config.faults.rate_429 = 1.0
+    try:
+        worker.start()
+        worker.join(timeout=20)
+        still_retrying = worker.is_alive()
+    finally:
+        emulator.config.faults.rate_429 = 0.0  # lets a crawl stuck in the loop finish
+        worker.join(timeout=60)
+    assert not still_retrying, "the crawl was still retrying 429s after 20 s"
+    summary = result["summary"]
+    assert not summary.completed and "wait budget" in summary.stopped_reason
+    # Each 429 but the last was waited on for the minimum, until the budget (20 x 0.01 s, give
+    # or take float rounding) was spent.
+    assert summary.retries == summary.rate_limited - 1
+    assert 19 <= summary.retries <= 20
+    assert summary.waited_s == pytest.approx(0.01 * summary.retries) and summary.waited_s <= 0.2
+    run = mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})
+    assert run["status"] == "stopped"
+    assert mongo_db.crawl_artists.count_documents({"status": "failed"}) == 0
