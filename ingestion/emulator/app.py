@@ -130,9 +130,14 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _page_limit(request: Request, dev_max: int, default: int) -> int:
+def _page_limit(request: Request, dev_max: int, default: int, dev_default: int | None = None
+                ) -> int:
+    """`limit` within the mode's maximum; the default also differs per mode on some routes."""
     state = _state(request)
-    high = dev_max if state.config.mode == render.DEVELOPMENT else 50
+    if state.config.mode == render.DEVELOPMENT:
+        high, default = dev_max, dev_default or default
+    else:
+        high = 50
     return _int_param(request, "limit", min(default, high), 1, high)
 
 
@@ -202,7 +207,8 @@ async def artist_albums(request: Request, artist_id: str, draw: Guarded):
     groups = [g.strip() for g in raw_groups.split(",")] if raw_groups else list(GROUP_ORDER)
     if any(g not in GROUP_ORDER for g in groups):
         raise ApiError(400, "Invalid include_groups value")
-    limit = _page_limit(request, dev_max=10, default=20)
+    # SPOTIFY_API.md: development-mode apps get limit <= 10, default 5, on artist albums.
+    limit = _page_limit(request, dev_max=10, default=20, dev_default=5)
     offset = _int_param(request, "offset", 0, 0, 100_000)
     releases = [(a, g) for a, g in cat.releases.get(artist_id, []) if g in groups]
     items = [

@@ -141,7 +141,8 @@ def test_development_mode_restrictions(api, emulator):
         over = api.get(f"artists/{artist.id}/albums", limit=11)
         assert over.status_code == 400 and over.json()["error"]["message"] == "Invalid limit"
         default = api.get(f"artists/{artist.id}/albums").json()
-        assert default["limit"] == 10 and default["next"]
+        assert default["limit"] == 5 and len(default["items"]) == 5 and default["next"]
+        assert "limit=5" in default["next"]
         assert api.get("search", q=artist.name, type="artist", limit=20).status_code == 400
         assert api.get("search", q="a", type="artist", limit=10, offset=1001).status_code == 400
     finally:
