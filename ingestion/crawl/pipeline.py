@@ -93,7 +93,7 @@ class Crawler:
                  progress: ProgressCallback | None = None) -> None:
         self.api, self.db, self.settings = api, db, settings
         self.state = CrawlState(db, crawl_id)
-        self.store = DocumentStore(db, api.endpoint.source, crawl_id)
+        self.store = DocumentStore(db, api.endpoint.source, crawl_id, api.endpoint.api_url)
         self.summary = CrawlSummary(crawl_id=crawl_id, source=api.endpoint.source)
         self.progress = progress or (lambda _p: None)
         self.mode = EXTENDED

@@ -4,6 +4,8 @@ id, the API payload plus `_ingested_at`, `_source`, `_crawl_id`, `_content_hash`
 Writes are upserts by `_id`, and a payload whose hash is already stored is not rewritten, so
 re-crawling unchanged data writes nothing and replays after a crash create no duplicates. Every
 write is journaled first (ingestion/change_journal.py) so the bronze export reads only changes.
+Links under the API base the crawl used (an emulator's host:port) are stored in Spotify's own
+form, so where the API listened never changes a document or its hash.
 """
 
 from __future__ import annotations
@@ -28,6 +30,25 @@ DUPLICATE_KEY = 11000
 PRELOAD_MAX_DOCS = 250_000
 
 
+SPOTIFY_API_BASE = "https://api.spotify.com/v1/"
+
+
+def canonical_links(value: object, api_base: str) -> object:
+    """`value` with every string starting with `api_base` rebased onto Spotify's own API URL.
+
+    An emulator (or any stand-in) writes its own host:port into paging links (`tracks.href`,
+    `tracks.next` of a full album) because clients follow them; stored documents and their
+    hashes must not depend on where the API listened. Returns new containers (the input is
+    left alone)."""
+    if isinstance(value, str):
+        return SPOTIFY_API_BASE + value[len(api_base):] if value.startswith(api_base) else value
+    if isinstance(value, dict):
+        return {k: canonical_links(v, api_base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canonical_links(v, api_base) for v in value]
+    return value
+
+
 def content_hash(payload: dict) -> str:
     """sha256 of the canonical JSON of the payload (keys sorted, `_`-prefixed keys excluded)."""
     clean = {k: v for k, v in payload.items() if not k.startswith("_")}
@@ -48,8 +69,13 @@ class WriteCounts:
 
 
 class DocumentStore:
-    def __init__(self, db: Database, source: str, crawl_id: str) -> None:
+    def __init__(self, db: Database, source: str, crawl_id: str, api_url: str | None = None
+                 ) -> None:
+        """api_url: the API base the payloads came from; links under it are stored in
+        Spotify's form (see `canonical_links`). None or Spotify's own: stored as they are."""
         self.db, self.source, self.crawl_id = db, source, crawl_id
+        base = (api_url or SPOTIFY_API_BASE).rstrip("/") + "/"
+        self._api_base = None if base == SPOTIFY_API_BASE else base
         self.counts = {name: WriteCounts() for name in ENTITY_COLLECTIONS}
         self._hashes: dict[str, dict[str, str | None]] = {}  # preloaded collections only
         self._lock = threading.Lock()  # the crawl's fetcher and writer threads share the cache
@@ -73,6 +99,8 @@ class DocumentStore:
         """Store API payloads (each with an `id`); returns what was new/changed/unchanged."""
         if collection not in ENTITY_COLLECTIONS:
             raise ValueError(f"unknown entity collection {collection!r}")
+        if self._api_base is not None:
+            payloads = [canonical_links(p, self._api_base) for p in payloads]
         by_id = {p["id"]: p for p in payloads}  # one write per id, the last answer wins
         counts = WriteCounts()
         if not by_id:

@@ -11,6 +11,8 @@ from ingestion_crawl_checks import closure
 
 from ingestion.crawl import emulator_endpoint, run_crawl
 from ingestion.crawl.store import content_hash
+from ingestion.emulator import EmulatorConfig, running_emulator
+from ingestion.mongodb import client
 
 
 def _seed_names(handle, n: int = 3) -> list[str]:
@@ -234,3 +236,33 @@ def test_endless_429s_with_retry_after_0_end_on_the_wait_budget(crawl_settings, 
     run = mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})
     assert run["status"] == "stopped"
     assert mongo_db.crawl_artists.count_documents({"status": "failed"}) == 0
+
+
+def _stored(db, collection: str) -> dict[str, dict]:
+    """Documents without the per-run metadata (when and by which run they were written)."""
+    return {d["_id"]: {k: v for k, v in d.items() if k not in ("_ingested_at", "_crawl_id")}
+            for d in db[collection].find({})}
+
+
+def test_the_same_albums_via_emulators_on_two_ports_store_identical_documents(
+    crawl_settings, emulator, mongo_db, ferretdb, small_catalogue
+):
+    seeds = _seed_names(emulator)
+    run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db, seeds=seeds)
+    other_db = f"{mongo_db.name}_b"
+    with client(ferretdb) as mongo:
+        try:
+            with running_emulator(small_catalogue, EmulatorConfig()) as elsewhere:
+                assert elsewhere.port != emulator.port
+                run_crawl(crawl_settings, endpoint=emulator_endpoint(elsewhere),
+                          db=mongo[other_db], seeds=seeds)
+            for name in ("artists", "albums", "tracks", "audio_features"):
+                assert _stored(mongo[other_db], name) == _stored(mongo_db, name), name
+        finally:
+            mongo.drop_database(other_db)
+    # The album's own page of tracks links to Spotify, not to whichever port served it.
+    long_album = next(d for d in mongo_db.albums.find({}) if d["tracks"]["next"])
+    assert long_album["tracks"]["href"].startswith(
+        f"https://api.spotify.com/v1/albums/{long_album['_id']}/tracks")
+    assert long_album["tracks"]["next"].startswith("https://api.spotify.com/v1/albums/")
+    assert long_album["_content_hash"] == content_hash(long_album)
