@@ -6,6 +6,10 @@ retries into a fake 429, so they are switched off (retries=0) and every call goe
 bodies -> exponential backoff with jitter (tenacity), at most `crawl_max_retries` times; all
 waiting in a run is capped by `crawl_max_total_wait_s` (then `CrawlStopped`). A 429 waits at
 least `crawl_min_retry_after_s`, so endless 429s always reach that cap.
+
+The token request goes the same way: an OAuth refusal (400/401, `invalid_client`...) stops the
+run as a credentials problem; 429, 5xx and garbled answers from the token endpoint are
+transient (Retry-After honoured). Messages never carry a response body or a secret.
 """
 
 from __future__ import annotations
@@ -55,6 +59,57 @@ class RequestFailed(RuntimeError):
         self.endpoint, self.status, self.reason = endpoint, status, reason
 
 
+class TokenEndpointError(Exception):
+    """The token endpoint did not hand out a token: its HTTP status, the OAuth `error` code if
+    the answer was OAuth JSON, and Retry-After if it sent one. Never carries the body."""
+
+    def __init__(self, status: int, oauth_error: str | None, retry_after: float | None) -> None:
+        super().__init__(f"token endpoint: HTTP {status}")
+        self.status, self.oauth_error, self.retry_after = status, oauth_error, retry_after
+
+
+# Refusals of the client credentials themselves (RFC 6749 5.2): retrying cannot help.
+OAUTH_REFUSALS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant",
+                            "invalid_request", "unsupported_grant_type", "invalid_scope"})
+
+
+class _ClientCredentials(SpotifyClientCredentials):
+    """spotipy's client-credentials flow, but a failed token request raises
+    `TokenEndpointError` with the status and Retry-After that spotipy's SpotifyOauthError drops
+    (and without the raw body it puts in its message)."""
+
+    def _handle_oauth_error(self, http_error: requests.HTTPError) -> None:
+        response = http_error.response
+        raise TokenEndpointError(response.status_code, _oauth_error_code(response),
+                                 _header_retry_after(response.headers)) from None
+
+    def _request_access_token(self) -> dict:
+        try:
+            token_info = super()._request_access_token()
+        except ValueError:  # a 200 whose body is not JSON (requests' JSONDecodeError)
+            raise TokenEndpointError(200, None, None) from None
+        if not isinstance(token_info, dict) or not {"access_token", "expires_in"} <= set(
+            token_info
+        ):
+            raise TokenEndpointError(200, None, None)
+        return token_info
+
+
+def _oauth_error_code(response: requests.Response) -> str | None:
+    """The OAuth `error` code of a JSON answer when it looks like one (a short identifier)."""
+    try:
+        code = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) and code.isidentifier() and len(code) <= 40 else None
+
+
+def _header_retry_after(headers: Any) -> float | None:
+    if not headers or headers.get("Retry-After") is None:
+        return None
+    return _retry_after(headers)
+
+
 class _Transient(Exception):
     """A failure worth retrying: 429, 5xx, connection trouble, a truncated/malformed body."""
 
@@ -98,7 +153,7 @@ class SpotifyApi:
         self.stats = RequestStats()
         self._sleep = sleep
         session = requests.Session()  # a plain adapter: no urllib3 retries behind our back
-        auth = SpotifyClientCredentials(
+        auth = _ClientCredentials(
             client_id=endpoint.client_id,
             client_secret=endpoint.client_secret,
             cache_handler=MemoryCacheHandler(),
@@ -158,10 +213,11 @@ class SpotifyApi:
             if status == 401:
                 raise CrawlStopped(f"the API refused the access token (401: {message})") from None
             raise RequestFailed(label, status, f"HTTP {status}: {message}") from None
-        except SpotifyOauthError as exc:
+        except TokenEndpointError as exc:
+            raise self._token_failure(exc) from None
+        except SpotifyOauthError:  # raised by spotipy paths other than the token request
             raise CrawlStopped(
                 "could not get an access token: check SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"
-                f" ({exc.error or 'token endpoint error'})"
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.stats.connection_errors += 1
@@ -172,12 +228,44 @@ class SpotifyApi:
                                           "unexpected JSON)")
         return result
 
+    def _token_failure(self, exc: TokenEndpointError) -> Exception:
+        """A refused token request stops the run; an unavailable token endpoint is retried."""
+        status, code = exc.status, exc.oauth_error
+        if code in OAUTH_REFUSALS or status in (400, 401):
+            return CrawlStopped(
+                f"the token endpoint refused the client credentials (HTTP {status}"
+                f"{', ' + code if code else ''}): check SPOTIFY_CLIENT_ID / "
+                "SPOTIFY_CLIENT_SECRET (the app's Client ID and Client secret in the Spotify "
+                "developer dashboard)"
+            )
+        if status == 429:
+            self.stats.rate_limited += 1
+            return _Transient("429", "token endpoint rate limited (429)",
+                              exc.retry_after if exc.retry_after is not None else 1.0)
+        if status >= 500 or status == 408:
+            if status >= 500:
+                self.stats.server_errors += 1
+            else:
+                self.stats.connection_errors += 1
+            return _Transient("token", f"token endpoint unavailable (HTTP {status})",
+                              exc.retry_after)
+        if status == 200:  # a 200 without a usable token: truncated or unexpected JSON
+            self.stats.malformed += 1
+            return _Transient("malformed", "malformed token endpoint answer")
+        return CrawlStopped(
+            f"the token endpoint answered HTTP {status}: check SPOTIFY_TOKEN_URL "
+            "(Spotify's is https://accounts.spotify.com/api/token)"
+        )
+
     def _wait_for(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
         if isinstance(exc, _Transient) and exc.kind == "429":
             # 429s do not count as failed attempts, so only the wait budget ends a run of them:
             # a floor (> 0, enforced by Settings) keeps `Retry-After: 0` from looping forever.
             return max(exc.retry_after or 0.0, self.settings.crawl_min_retry_after_s)
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            # e.g. a 503 from the token endpoint that says when to come back
+            return max(exc.retry_after, self.settings.crawl_min_retry_after_s)
         backoff = wait_random_exponential(
             multiplier=self.settings.crawl_backoff_base_s, max=self.settings.crawl_backoff_max_s
         )

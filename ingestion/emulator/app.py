@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -329,9 +330,27 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     return None
 
 
+def _token_fault(state: EmulatorState) -> Response | None:
+    """An injected token-endpoint failure (FaultConfig.token_failures), else None."""
+    faults = state.config.faults
+    if faults.token_failures <= 0:
+        return None
+    faults.token_failures -= 1  # one event loop serves the app: no race on the counter
+    status = faults.token_failure_status
+    state.stats.injected[f"token_{status}"] += 1
+    state.stats.record("/api/token", status)
+    headers = ({"Retry-After": str(faults.token_retry_after_s)}
+               if faults.token_retry_after_s is not None else None)
+    body = f"<html><body><h1>{status} {HTTPStatus(status).phrase}</h1></body></html>"
+    return Response(body, status_code=status, media_type="text/html", headers=headers)
+
+
 async def token(request: Request) -> Response:
     """OAuth client-credentials flow, as accounts.spotify.com/api/token answers it."""
     st = _state(request)
+    fault = _token_fault(st)
+    if fault is not None:
+        return fault
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
     if form.get("grant_type") != "client_credentials":
         st.stats.record("/api/token", 400)

@@ -29,6 +29,11 @@ class FaultConfig:
     slow_s: float = 2.0
     retry_after_s: int = 1  # Retry-After of injected 429s
     seed: int = 0
+    # The next `token_failures` POST /api/token answer `token_failure_status` with an HTML body
+    # (as a gateway in front of accounts.spotify.com does) and, if set, `token_retry_after_s`.
+    token_failures: int = 0
+    token_failure_status: int = 503
+    token_retry_after_s: int | None = None
 
     def validate(self) -> None:
         for name in ("rate_429", "rate_5xx", "rate_slow", "rate_truncated", "rate_malformed"):
@@ -37,6 +42,8 @@ class FaultConfig:
                 raise ValueError(f"fault {name}={value} must be between 0 and 1")
         if self.rate_429 + self.rate_5xx + self.rate_truncated + self.rate_malformed > 1.0:
             raise ValueError("fault rates 429 + 5xx + truncated + malformed must add up to <= 1")
+        if self.token_failures < 0 or not 400 <= self.token_failure_status <= 599:
+            raise ValueError("token_failures must be >= 0 and token_failure_status a 4xx/5xx code")
 
 
 @dataclass

@@ -1,0 +1,71 @@
+"""What the crawler does when Spotify will not serve it: the token endpoint failing or refusing
+the credentials, driven through the emulator's real HTTP endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from ingestion_crawl_checks import closure
+
+from ingestion.crawl import ApiEndpoint, emulator_endpoint, run_crawl
+from ingestion.emulator import EmulatorConfig, running_emulator
+
+
+def _seeds(handle, n: int = 2) -> list[str]:
+    return [a.name for a in list(handle.catalogue.artists.values())[:n]]
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_briefly_failing_token_endpoint_is_retried_and_the_crawl_completes(
+    crawl_settings, emulator, mongo_db, status
+):
+    faults = emulator.config.faults
+    faults.token_failures, faults.token_failure_status, faults.token_retry_after_s = 3, status, 0
+    try:
+        summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                            seeds=_seeds(emulator))
+    finally:
+        faults.token_failures, faults.token_failure_status = 0, 503
+        faults.token_retry_after_s = None
+    assert summary.completed and not summary.artists_failed, summary.stopped_reason
+    assert emulator.state.stats.injected[f"token_{status}"] == 3
+    counted = summary.server_errors if status == 503 else summary.rate_limited
+    assert counted == 3 and summary.retries >= 3
+    cat = emulator.catalogue
+    _artists, _albums, tracks = closure(cat, [a.id for a in list(cat.artists.values())[:2]])
+    assert {d["_id"] for d in mongo_db.tracks.find({}, {"_id": 1})} == tracks
+
+
+def test_a_token_endpoint_that_stays_down_stops_the_run_without_its_html(
+    crawl_settings, emulator, mongo_db
+):
+    settings = crawl_settings.model_copy(update={"crawl_max_retries": 2})
+    emulator.config.faults.token_failures = 1000
+    try:
+        summary = run_crawl(settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                            seeds=_seeds(emulator))
+    finally:
+        emulator.config.faults.token_failures = 0
+    reason = summary.stopped_reason
+    assert not summary.completed and "token endpoint unavailable (HTTP 503)" in reason
+    # Retried (3 attempts), not read as a credentials problem, no response body in the text.
+    assert emulator.state.stats.injected["token_503"] == 3
+    assert "SPOTIFY_CLIENT" not in reason and "<" not in reason and "html" not in reason.lower()
+    assert mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})["status"] == "stopped"
+
+
+def test_refused_client_credentials_stop_the_run_naming_the_settings_not_the_secret(
+    crawl_settings, small_catalogue, mongo_db
+):
+    config = EmulatorConfig(client_id="the-app", client_secret="the-right-secret")
+    with running_emulator(small_catalogue, config) as handle:
+        wrong = ApiEndpoint(handle.api_url, handle.token_url, "the-app", "a-wrong-secret-4711",
+                            "emulator")
+        summary = run_crawl(crawl_settings, endpoint=wrong, db=mongo_db, seeds=_seeds(handle))
+        token_requests = handle.state.stats.by_route["/api/token"]
+    reason = summary.stopped_reason
+    assert not summary.completed
+    assert "refused the client credentials (HTTP 400, invalid_client)" in reason
+    assert "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET" in reason
+    assert "a-wrong-secret-4711" not in reason and "the-right-secret" not in reason
+    assert token_requests == 1  # a refusal is not retried
+    assert mongo_db.crawl_artists.count_documents({}) == 0  # nothing was marked failed
