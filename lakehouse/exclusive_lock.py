@@ -80,8 +80,10 @@ def describe_holder(settings: Settings, name: str) -> str:
         return "holder unknown"
 
 
-# Lake locks this process holds, with their depth: lake_writer is re-entrant within a process.
-_lake_holds: dict[Path, int] = {}
+# Lake locks held, with their depth, per (lock file, thread): lake_writer is re-entrant within
+# one thread only. Another thread of the same process must not slip in as "nested": the first
+# holder's exit would release the lock under it. It gets its own file lock, so it is refused.
+_lake_holds: dict[tuple[Path, int], int] = {}
 _lake_holds_guard = threading.Lock()
 
 
@@ -91,12 +93,13 @@ def lake_writer(
 ) -> Iterator[None]:
     """Hold the lake's write lock while `job` (e.g. "dbt build into gold_audit") writes.
 
-    Re-entrant within one process, so a job that keeps the lake across several steps (the
-    pipeline from export to publish, write-audit-publish) calls the single writers inside it.
+    Re-entrant within one thread, so a job that keeps the lake across several steps (the
+    pipeline from export to publish, write-audit-publish) calls the single writers inside it
+    (Prefect runs a flow's directly called tasks in the flow's thread).
     refuse: the exception type raised, with a message naming the holder, when another process
     holds the lock.
     """
-    key = lock_path(settings, LAKE_WRITE)
+    key = (lock_path(settings, LAKE_WRITE), threading.get_ident())
     with _lake_holds_guard:
         nested = key in _lake_holds
         if nested:
