@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_STOPPED = 3  # the run stopped early (wait budget, refused credentials); work stays queued
+EXIT_STOPPED = 3  # stopped early (wait budget, refused credentials or app); work stays queued
 
 
 def _fail(message: str) -> typer.Exit:
@@ -49,6 +49,11 @@ def emulator(
         float, typer.Option(help="Share of answers of the wrong shape")
     ] = 0.0,
     retry_after: Annotated[int, typer.Option(help="Retry-After of injected 429s")] = 1,
+    owner_premium: Annotated[
+        bool,
+        typer.Option(help="--no-owner-premium: the app owner lacks Premium, every call is 403"
+                     " (development mode only)"),
+    ] = True,
     csv: Annotated[
         Path | None, typer.Option(help="Serve a 'Spotify Tracks Dataset' CSV instead")
     ] = None,
@@ -78,6 +83,7 @@ def emulator(
             rate_malformed=fault_malformed,
             retry_after_s=retry_after,
         ),
+        owner_premium=owner_premium,
     )
     try:
         config.validate()

@@ -152,6 +152,10 @@ class SpotifyApi:
         self.settings = settings
         self.stats = RequestStats()
         self._sleep = sleep
+        # Evidence that the app may call the API at all: HTTP answers other than 403 so far,
+        # and the 403s seen before the first of them (see `_refused_everywhere`).
+        self._answered = 0
+        self._forbidden_before_any_answer = 0
         session = requests.Session()  # a plain adapter: no urllib3 retries behind our back
         auth = _ClientCredentials(
             client_id=endpoint.client_id,
@@ -212,6 +216,10 @@ class SpotifyApi:
                 raise _Transient("5xx", f"server error {status}: {message}") from None
             if status == 401:
                 raise CrawlStopped(f"the API refused the access token (401: {message})") from None
+            if status == 403:
+                self._refused_everywhere(message)
+            elif status is not None:
+                self._answered += 1
             raise RequestFailed(label, status, f"HTTP {status}: {message}") from None
         except TokenEndpointError as exc:
             raise self._token_failure(exc) from None
@@ -226,7 +234,27 @@ class SpotifyApi:
             self.stats.malformed += 1
             raise _Transient("malformed", f"malformed response (no '{expect}': truncated or "
                                           "unexpected JSON)")
+        self._answered += 1
         return result
+
+    def _refused_everywhere(self, message: str) -> None:
+        """Stop when the first two HTTP answers of a run are both 403.
+
+        One 403 is normal (a development-mode app's batch probe, audio features), but an app
+        whose owner lacks Spotify Premium gets 403 on EVERY call (SPOTIFY_API.md): read as
+        per-item failures, every artist would be marked failed and retried forever while the
+        run reports success. The mode probe plus one single-object call settle it."""
+        if self._answered:
+            return
+        self._forbidden_before_any_answer += 1
+        if self._forbidden_before_any_answer >= 2:
+            raise CrawlStopped(
+                f"every API call so far was refused with 403 ({message}): Spotify refuses all "
+                "calls of a development-mode app whose owner has no Spotify Premium "
+                "subscription. Fix: give the app owner's account Spotify Premium, or check the "
+                "app in the Spotify developer dashboard (https://developer.spotify.com/dashboard)"
+                "; nothing was changed, queued work stays pending"
+            )
 
     def _token_failure(self, exc: TokenEndpointError) -> Exception:
         """A refused token request stops the run; an unavailable token endpoint is retried."""
@@ -322,4 +350,6 @@ class SpotifyApi:
 def _short_message(message: str | None) -> str:
     # spotipy prefixes the request URL ("http://...:\n msg"); keep only Spotify's message.
     text = (message or "").split(":\n", 1)[-1].strip()
-    return text or "no message"
+    if text.startswith("<"):  # spotipy falls back to the raw body when it is not JSON
+        return "no message (non-JSON answer)"
+    return text[:200] or "no message"

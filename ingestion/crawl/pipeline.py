@@ -10,6 +10,7 @@ say it is complete, so a kill at any point only means the next run redoes the ch
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -195,6 +196,9 @@ class Crawler:
                     raise CrawlStopped(f"could not detect the app mode: {exc.reason}") from None
                 self.mode = DEVELOPMENT
         if self.mode == DEVELOPMENT:
+            # Also when forced: a refused probe then stops the run at the first refused real
+            # call, before any seed or artist is marked failed for it.
+            self._probe_single_object()
             self.features_reason = ("development-mode app: audio features are not available "
                                     "(403 since 2024-11-27)")
             return
@@ -205,6 +209,12 @@ class Crawler:
             # per-batch calls, whose failures are recorded and retried.
             if exc.status in (403, 404):
                 self.features_reason = f"audio features refused for this app ({exc.reason})"
+
+    def _probe_single_object(self) -> None:
+        """A development-mode app may still call GET /artists/{id}; a 403 there too means the
+        app may call nothing (owner without Premium) and SpotifyApi stops the run."""
+        with contextlib.suppress(RequestFailed):  # 404 or 200: not refused everywhere
+            self.api.artist(PROBE_ARTIST_ID)
 
     def _page_limit(self) -> int:
         limit = self.settings.crawl_page_limit

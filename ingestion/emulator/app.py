@@ -35,6 +35,7 @@ from ingestion.spotify_ids import is_spotify_id
 
 BATCH_MAX = {"artists": 50, "albums": 20, "tracks": 50, "audio-features": 100}
 FORBIDDEN_IN_DEVELOPMENT = "Forbidden: this endpoint is not available to development-mode apps"
+PREMIUM_REQUIRED = "Active premium subscription required for the owner of the app."
 
 
 @dataclass
@@ -86,6 +87,8 @@ async def _guard(request: Request) -> FaultDraw:
     if expiry < time.monotonic():
         raise ApiError(401, "The access token expired")
     config = state.config
+    if not config.owner_premium:  # every call, whatever the endpoint (SPOTIFY_API.md)
+        raise ApiError(403, PREMIUM_REQUIRED)
     retry_after = state.limiter.admit(config.rate_limit, config.rate_window_s)
     if retry_after is not None:
         state.stats.rate_limited += 1

@@ -14,7 +14,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from ingestion.emulator.rendering import EXTENDED, MODES
+from ingestion.emulator.rendering import DEVELOPMENT, EXTENDED, MODES
 
 
 @dataclass
@@ -55,12 +55,18 @@ class EmulatorConfig:
     client_id: str | None = None  # None: any non-empty client id/secret pair gets a token
     client_secret: str | None = None
     token_ttl_s: int = 3600
+    # False: a development-mode app whose owner lacks Spotify Premium; Spotify then answers
+    # 403 to EVERY /v1 call (SPOTIFY_API.md) while still handing out tokens.
+    owner_premium: bool = True
 
     def validate(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.rate_limit < 0 or self.rate_window_s <= 0:
             raise ValueError("rate_limit must be >= 0 and rate_window_s > 0")
+        if not self.owner_premium and self.mode != DEVELOPMENT:
+            raise ValueError("owner_premium=False applies to development-mode apps only: "
+                             "set mode='development'")
         self.faults.validate()
 
 

@@ -149,6 +149,24 @@ def test_development_mode_restrictions(api, emulator):
         emulator.config.mode = "extended"
 
 
+def test_an_app_whose_owner_lacks_premium_gets_403_on_every_call(small_catalogue):
+    config = EmulatorConfig(mode="development", owner_premium=False)
+    with running_emulator(small_catalogue, config) as handle:
+        api = Api(handle)  # the token is still handed out
+        cat = handle.catalogue
+        artist, album, track = (next(iter(t)) for t in (cat.artists, cat.albums, cat.tracks))
+        paths = [f"artists/{artist}", f"artists/{artist}/albums", f"albums/{album}",
+                 f"albums/{album}/tracks", f"tracks/{track}", f"audio-features/{track}",
+                 "search?q=a&type=artist", f"artists?ids={artist}"]
+        for path in paths:
+            answer = api.get(path)
+            assert answer.status_code == 403, path
+            assert answer.json() == {"error": {"status": 403, "message": (
+                "Active premium subscription required for the owner of the app.")}}, path
+    with pytest.raises(ValueError, match="development-mode apps only"):
+        EmulatorConfig(mode="extended", owner_premium=False).validate()
+
+
 def test_rolling_window_rate_limit_answers_429_with_retry_after(small_catalogue):
     config = EmulatorConfig(rate_limit=3, rate_window_s=30)
     with running_emulator(small_catalogue, config) as handle:

@@ -1,13 +1,21 @@
 """What the crawler does when Spotify will not serve it: the token endpoint failing or refusing
-the credentials, driven through the emulator's real HTTP endpoints."""
+the credentials, an app refused on every call (owner without Premium), driven through the
+emulator's real HTTP endpoints."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
-from ingestion_crawl_checks import closure
+from ingestion_crawl_checks import closure, snapshot
 
 from ingestion.crawl import ApiEndpoint, emulator_endpoint, run_crawl
 from ingestion.emulator import EmulatorConfig, running_emulator
+from lakehouse.settings import REPO_ROOT
+
+NO_PREMIUM = {"mode": "development", "owner_premium": False}
 
 
 def _seeds(handle, n: int = 2) -> list[str]:
@@ -69,3 +77,54 @@ def test_refused_client_credentials_stop_the_run_naming_the_settings_not_the_sec
     assert "a-wrong-secret-4711" not in reason and "the-right-secret" not in reason
     assert token_requests == 1  # a refusal is not retried
     assert mongo_db.crawl_artists.count_documents({}) == 0  # nothing was marked failed
+
+
+def _crawl_state(db) -> dict:
+    return {
+        "queue": {d["_id"]: (d["status"], d.get("last_error")) for d in db.crawl_artists.find()},
+        "seeds": {d["_id"]: d["status"] for d in db.crawl_seeds.find()},
+        "failures": db.crawl_failures.count_documents({}),
+        "data": snapshot(db),
+    }
+
+
+@pytest.mark.parametrize("crawl_mode", ["auto", "development"])
+def test_an_app_refused_on_every_call_stops_the_run_and_keeps_what_is_stored(
+    crawl_settings, emulator, small_catalogue, mongo_db, crawl_mode
+):
+    seeds = _seeds(emulator, 3)
+    first = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                      seeds=seeds, artists_per_run=1)
+    assert first.completed and first.artists_done == 1 and first.artists_pending > 0
+    before = _crawl_state(mongo_db)
+    settings = crawl_settings.model_copy(update={"crawl_mode": crawl_mode})
+    with running_emulator(small_catalogue, EmulatorConfig(**NO_PREMIUM)) as refusing:
+        summary = run_crawl(settings, endpoint=emulator_endpoint(refusing), db=mongo_db,
+                            seeds=seeds)
+        answered = dict(refusing.state.stats.by_status)
+    reason = summary.stopped_reason
+    assert not summary.completed and "refused with 403" in reason
+    assert "Spotify Premium" in reason and "developer dashboard" in reason
+    # Two refused calls settle it; no artist or seed was marked failed for them.
+    assert answered == {"200": 1, "403": 2}  # the token, then the two refused calls
+    assert not summary.artists_failed and not summary.seeds_unresolved
+    assert _crawl_state(mongo_db) == before
+    assert mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})["status"] == "stopped"
+
+
+def test_lakehouse_crawl_exits_non_zero_when_every_call_is_refused(
+    small_catalogue, mongo_db, tmp_path
+):
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text("Daft Punk\n", encoding="utf-8")
+    with running_emulator(small_catalogue, EmulatorConfig(**NO_PREMIUM)) as refusing:
+        env = dict(os.environ, SPOTIFY_CLIENT_ID=refusing.client_id,
+                   SPOTIFY_CLIENT_SECRET=refusing.client_secret, SPOTIFY_API_URL=refusing.api_url,
+                   SPOTIFY_TOKEN_URL=refusing.token_url, MONGODB_DATABASE=mongo_db.name,
+                   CRAWL_SEED_FILE=str(seed_file), COLUMNS="300")
+        done = subprocess.run([sys.executable, "-m", "lakehouse.cli", "crawl"], cwd=REPO_ROOT,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "stopped early" in done.stdout and "Spotify Premium" in done.stdout
+    assert mongo_db.crawl_runs.find_one({})["status"] == "stopped"
+    assert mongo_db.crawl_artists.count_documents({}) == 0
