@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from ingestion import ferretdb_server, mongodb
 from lakehouse.settings import Settings
 from lakehouse.supervisor import (
@@ -114,7 +116,29 @@ def select(settings: Settings, names: list[str] | None) -> list[Service]:
 
 
 def start(service: Service) -> str:
-    """Start one service (or reuse it) and return a one-line report."""
+    """Start one service (or reuse it) and return a one-line report.
+
+    Two starts at once (two `make run`s) take turns: the second waits for the first to finish
+    and then finds the service running. Without that, both see a free port, the loser's process
+    dies, and the winner can be left with no pid file, so `services down` cannot stop it.
+    """
+    if service.external:
+        return _start_unlocked(service)
+    lock = FileLock(
+        service.process.pid_file.with_suffix(".start.lock"), timeout=service.start_timeout_s + 60
+    )
+    service.process.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock:
+            return _start_unlocked(service)
+    except Timeout as exc:
+        raise ServiceError(
+            f"{service.title}: another start of it has not finished after"
+            f" {lock.timeout:.0f} s. Check `lakehouse services status`."
+        ) from exc
+
+
+def _start_unlocked(service: Service) -> str:
     if service.external:
         if service.probe():
             return f"{service.title}: using the configured external server"

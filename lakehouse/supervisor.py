@@ -145,7 +145,8 @@ def wait_until_healthy(
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
-            process.pid_file.unlink(missing_ok=True)
+            if (process.read_record() or {}).get("pid") == proc.pid:  # not another start's record
+                process.pid_file.unlink(missing_ok=True)
             raise ServiceError(
                 f"{what} exited during start-up. Last lines of {process.log_file}:\n"
                 f"{process.log_tail()}"

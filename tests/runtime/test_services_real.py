@@ -110,3 +110,39 @@ def test_dbt_debug_passes_with_shipped_profile(thrift: Settings) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     assert "All checks passed!" in result.stdout
     assert f"port: {thrift.thrift_port}" in result.stdout
+
+
+def test_two_starts_at_once_leave_one_recorded_server(tmp_path: Path) -> None:
+    """Two `make run`s at once: one FerretDB, recorded in its pid file, stopped by `down`."""
+    import threading
+
+    import psutil
+
+    from lakehouse import services
+    from lakehouse.supervisor import free_port
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, ferretdb_port=free_port())
+    (service,) = services.select(settings, ["ferretdb"])
+    reports: list[str] = []
+    starts = [
+        threading.Thread(target=lambda: reports.append(services.start(service))) for _ in range(2)
+    ]
+    try:
+        for thread in starts:
+            thread.start()
+        for thread in starts:
+            thread.join(timeout=120)
+        assert len(reports) == 2, reports
+        assert sum("started (pid" in r for r in reports) == 1, reports
+        assert sum("already running (pid" in r for r in reports) == 1, reports
+        running = service.process.running_process()
+        assert running is not None
+        listening = {
+            c.pid for c in psutil.net_connections("tcp")
+            if c.laddr and c.laddr.port == settings.ferretdb_port and c.status == "LISTEN"
+        }  # fmt: skip
+        assert listening == {running.pid}
+    finally:
+        services.stop(service)
+    assert service.process.running_process() is None
+    assert services.port_is_free("127.0.0.1", settings.ferretdb_port)
