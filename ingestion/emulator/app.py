@@ -35,7 +35,11 @@ from ingestion.spotify_ids import is_spotify_id
 
 BATCH_MAX = {"artists": 50, "albums": 20, "tracks": 50, "audio-features": 100}
 FORBIDDEN_IN_DEVELOPMENT = "Forbidden: this endpoint is not available to development-mode apps"
-PREMIUM_REQUIRED = "Active premium subscription required for the owner of the app."
+# Spotify's text since 2026-02, as quoted by spotipy users (e.g. spotipy-dev/spotipy#1233).
+PREMIUM_REQUIRED = (
+    "Active premium subscription required for the owner of the app. When the subscription"
+    " status changes, it can take a few hours before requests are allowed again."
+)
 
 
 @dataclass

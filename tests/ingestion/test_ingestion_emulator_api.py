@@ -162,7 +162,9 @@ def test_an_app_whose_owner_lacks_premium_gets_403_on_every_call(small_catalogue
             answer = api.get(path)
             assert answer.status_code == 403, path
             assert answer.json() == {"error": {"status": 403, "message": (
-                "Active premium subscription required for the owner of the app.")}}, path
+                "Active premium subscription required for the owner of the app. When the"
+                " subscription status changes, it can take a few hours before requests are"
+                " allowed again.")}}, path
     with pytest.raises(ValueError, match="development-mode apps only"):
         EmulatorConfig(mode="extended", owner_premium=False).validate()
 
