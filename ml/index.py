@@ -6,14 +6,16 @@
   `n_probe` nearest lists only. Its recall against the exact index is measured when it is built
   (`measure_recall`) and recorded in the artifact.
 
-Both answer in catalogue row numbers and keep exactly one copy of the vectors.
+Both answer in catalogue row numbers and keep exactly one copy of the vectors. `search` can
+rescale the scores of flagged rows (`Rescale`) before the top-n cut, at no extra complexity:
+the exact index rescales its n scores, the IVF index only the rows of the probed lists.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -22,10 +24,23 @@ import numpy as np
 EXACT_MAX_ROWS = 50_000
 
 
+class Rescale(NamedTuple):
+    """Multiply the scores of the catalogue rows in `rows` (a bool mask) by `factor`.
+
+    Applied before the top-n cut, so a rescaled row competes with its final score. The
+    recommender uses it to score tracks without audio features on metadata alone.
+    """
+
+    rows: np.ndarray  # (catalogue rows,) bool
+    factor: float
+
+
 class VectorIndex(Protocol):
     kind: str
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(
+        self, query: np.ndarray, n: int, rescale: Rescale | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def vectors_of(self, rows: np.ndarray) -> np.ndarray: ...
 
@@ -50,8 +65,12 @@ class ExactIndex:
     def __len__(self) -> int:
         return len(self.vectors)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, n: int, rescale: Rescale | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         scores = self.vectors @ query.astype(np.float32, copy=False)
+        if rescale is not None:
+            scores[rescale.rows] *= rescale.factor
         top = _top_n(scores, n)
         return top, scores[top]
 
@@ -126,7 +145,9 @@ class IVFIndex:
         scores = [self.grouped[self.offsets[i] : self.offsets[i + 1]] @ query for i in lists]
         return np.concatenate(positions), np.concatenate(scores)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, n: int, rescale: Rescale | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         query = query.astype(np.float32, copy=False)
         ranked_lists = np.argsort(-(self.centroids @ query))
         probe = self.n_probe
@@ -135,6 +156,8 @@ class IVFIndex:
             if len(positions) >= n or probe >= self.n_lists:
                 break
             probe = min(self.n_lists, probe * 2)
+        if rescale is not None:  # only the scanned rows: the cost stays O(probed vectors)
+            scores[rescale.rows[self.order[positions]]] *= rescale.factor
         top = _top_n(scores, n)
         return self.order[positions[top]].astype(np.int64), scores[top]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.index import ExactIndex, IVFIndex, build_index, measure_recall
+from ml.index import ExactIndex, IVFIndex, Rescale, build_index, measure_recall
 
 
 def unit_vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
@@ -64,3 +64,21 @@ def test_auto_picks_exact_for_small_catalogues():
     assert isinstance(index, ExactIndex) and meta == {"kind": "exact", "recall_at_10": 1.0}
     with pytest.raises(ValueError, match="expected auto, exact or ivf"):
         build_index(unit_vectors(10), "hnsw")
+
+
+def test_rescale_applies_before_the_top_n_cut_in_both_indexes():
+    vectors = unit_vectors(2000, seed=4)
+    flagged = np.zeros(len(vectors), dtype=bool)
+    flagged[::3] = True
+    query = vectors[11]
+    rescale = Rescale(flagged, 1.7)
+    scores = (vectors @ query) * np.where(flagged, 1.7, 1.0).astype(np.float32)
+    expected = np.argsort(-scores, kind="stable")[:25]
+    rows, found = ExactIndex(vectors).search(query, 25, rescale)
+    assert rows.tolist() == expected.tolist()
+    assert np.allclose(found, scores[expected], atol=1e-6)
+    ivf = IVFIndex.build(vectors, n_lists=20)
+    ivf.n_probe = ivf.n_lists  # every list scanned: must equal exact search
+    rows, found = ivf.search(query, 25, rescale)
+    assert rows.tolist() == expected.tolist()
+    assert np.allclose(found, scores[expected], atol=1e-6)
