@@ -118,8 +118,7 @@ def run_ours(size: int, queries: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         t = time.perf_counter()
-        info = save(settings, "bench", model.catalogue, model.index, model.searchable,
-                    {**model.manifest, "rows": size})
+        info = save(settings, "bench", model, {**model.manifest, "rows": size})
         result["artifact_save_s"] = round(time.perf_counter() - t, 2)
         result["artifact_mb"] = round(
             sum(p.stat().st_size for p in info.path.iterdir()) / 2**20, 1

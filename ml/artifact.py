@@ -4,8 +4,14 @@ A version folder holds:
 - `manifest.json`: version, creation time, the gold tables it was trained from (backend,
   location and Delta table version), the feature set, blocks, notes and index parameters,
 - `tracks.arrow`: the catalogue columns the recommender shows and explains with (Arrow IPC),
-- `song_key.npy`, `artist_code.npy`, `id_order.npy`, `searchable.npy`: per-row lookups,
-- `vectors.npy` (+ `ivf.npz` for an IVF index): the normalised float32 vectors.
+- `song_key.npy`, `artist_code.npy`, `id_order.npy`, `searchable.npy`, `has_audio.npy`: per-row
+  lookups,
+- `vectors.npy` (+ `ivf.npz` for an IVF index): the normalised float32 vectors,
+- `metadata_index/` (same layout) when only some tracks have audio features: the metadata-only
+  vectors that queries without audio features search (ml/recommend.py).
+
+Format 3 added `has_audio.npy` and `metadata_index/`; older artifacts are refused with a
+message to retrain (they cannot score tracks without audio features on metadata alone).
 
 Folders are written under a temporary name and renamed, and `latest` is replaced atomically,
 so a reader never sees a half-written artifact. Loading is plain numpy/parquet reads (no
@@ -26,10 +32,10 @@ import pyarrow as pa
 
 from lakehouse.settings import Settings
 from ml.features import FeatureBlock
-from ml.index import VectorIndex, load_index
+from ml.index import load_index
 from ml.recommend import Catalogue, Recommender
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class ArtifactError(RuntimeError):
@@ -63,9 +69,7 @@ def models_dir(settings: Settings) -> Path:
 def save(
     settings: Settings,
     version: str,
-    catalogue: Catalogue,
-    index: VectorIndex,
-    searchable: np.ndarray,
+    recommender: Recommender,
     manifest: dict,
 ) -> ArtifactInfo:
     root = models_dir(settings)
@@ -76,8 +80,16 @@ def save(
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=root))
     try:
         manifest = {**manifest, "format": FORMAT_VERSION, "version": version}
-        manifest["index"] = {**manifest.get("index", {}), **index.save(staging)}
-        np.save(staging / "searchable.npy", searchable)
+        catalogue = recommender.catalogue
+        manifest["index"] = {**manifest.get("index", {}), **recommender.index.save(staging)}
+        if recommender.metadata_index is not None:
+            (staging / "metadata_index").mkdir()
+            manifest["metadata_index"] = {
+                **manifest.get("metadata_index", {}),
+                **recommender.metadata_index.save(staging / "metadata_index"),
+            }
+        np.save(staging / "searchable.npy", recommender.searchable)
+        np.save(staging / "has_audio.npy", recommender.has_audio)
         np.save(staging / "song_key.npy", catalogue.song_key)
         np.save(staging / "artist_code.npy", catalogue.artist_code)
         np.save(staging / "id_order.npy", catalogue.id_order)
@@ -156,4 +168,15 @@ def load_recommender(settings: Settings, version: str | None = None) -> Recommen
     )
     blocks = [FeatureBlock(**b) for b in manifest["features"]["blocks"]]
     index = load_index(folder, manifest["index"])
-    return Recommender(catalogue, index, blocks, np.load(folder / "searchable.npy"), manifest)
+    metadata_index = None
+    if "metadata_index" in manifest:
+        metadata_index = load_index(folder / "metadata_index", manifest["metadata_index"])
+    return Recommender(
+        catalogue,
+        index,
+        blocks,
+        np.load(folder / "searchable.npy"),
+        np.load(folder / "has_audio.npy"),
+        metadata_index,
+        manifest,
+    )

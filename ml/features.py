@@ -6,9 +6,13 @@ Each feature gets a *block* of columns so results can be explained block by bloc
 - metadata: genres as TF-IDF over the artists' genres (reduced with truncated SVD when the
   vocabulary is large), release year, log duration, explicit, popularity when the mart has it.
 
-Tracks without audio features get a zero audio block, so they are compared on metadata alone;
-when no track has audio features (Spotify apps created after 2024-11) the whole model is a
-metadata model and says so in its notes. Rows are L2-normalised, so a dot product is a cosine.
+Rows are L2-normalised over all blocks together, so a dot product is a cosine. Tracks without
+audio features get a zero audio block. That alone would not compare them on metadata alone (the
+other track's audio would still enlarge its norm and lower the score), so when the query or the
+candidate lacks audio features the recommender scores the pair on the metadata blocks
+normalised on their own (`metadata_vectors`; see ml/recommend.py). When no track has audio
+features (Spotify apps created after 2024-11) the whole model is a metadata model and says so
+in its notes.
 """
 
 from __future__ import annotations
@@ -122,6 +126,41 @@ class FeatureMatrix:
     def searchable(self) -> np.ndarray:
         """Rows with a non-zero vector (others cannot be compared to anything)."""
         return np.any(self.vectors != 0, axis=1)
+
+    @property
+    def partial_audio(self) -> bool:
+        """Some tracks have audio features and some do not, and metadata blocks exist.
+
+        Only then do pairs occur that must be scored on metadata alone (ml/recommend.py).
+        """
+        return bool(
+            self.has_audio.any()
+            and not self.has_audio.all()
+            and metadata_columns(self.blocks) is not None
+        )
+
+
+def metadata_columns(blocks: list[FeatureBlock]) -> slice | None:
+    """The matrix columns of the metadata blocks (they follow the audio blocks), if any."""
+    metadata = [b for b in blocks if b.group == "metadata"]
+    if not metadata:
+        return None
+    return slice(min(b.start for b in metadata), max(b.stop for b in metadata))
+
+
+def metadata_vectors(vectors: np.ndarray, blocks: list[FeatureBlock]) -> np.ndarray:
+    """The metadata columns of `vectors`, each row L2-normalised on its own (zero rows stay 0).
+
+    A dot product of two such rows is the metadata-only cosine of the two tracks, whatever
+    their audio blocks hold.
+    """
+    columns = metadata_columns(blocks)
+    if columns is None:
+        raise FeatureError("This model has no metadata blocks (feature set 'audio').")
+    out = np.ascontiguousarray(vectors[:, columns], dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
 
 
 # --- column helpers ---------------------------------------------------------------------------

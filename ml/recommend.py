@@ -4,6 +4,16 @@ A query reads the track's vector from the index and asks for more candidates tha
 drops the query track, other versions of the same song (ml/song_identity.py) and rows without a
 vector, applies the optional per-artist cap, and explains each result by the feature blocks that
 contribute most to its cosine score. Nothing is fitted at query time.
+
+Scores: two tracks that both have audio features score the cosine of their whole vectors. When
+either lacks them (and the model has metadata blocks), the pair scores the cosine of the
+metadata blocks alone, each side normalised on its own, so the other track's audio features do
+not weigh in. In a catalogue where only some tracks have audio features this takes:
+- a query without audio features: a second index over the metadata-only vectors
+  (`metadata_index`), whose dot products are exactly those scores for every candidate;
+- a query with audio features: the main index, with the scores of candidates without audio
+  features divided by the query's metadata norm before the top-n cut (their vectors hold only
+  metadata, so that quotient is the metadata cosine).
 """
 
 from __future__ import annotations
@@ -13,8 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ml.features import AUDIO_SCALAR_COLUMNS, FeatureBlock, FeatureMatrix, floats
-from ml.index import VectorIndex
+from ml.features import (
+    AUDIO_SCALAR_COLUMNS,
+    FeatureBlock,
+    FeatureMatrix,
+    floats,
+    metadata_columns,
+)
+from ml.index import Rescale, VectorIndex
 from ml.song_identity import artist_codes, song_keys
 
 # Columns of the mart kept next to the vectors (for results and explanations).
@@ -98,23 +114,25 @@ class Recommender:
         index: VectorIndex,
         blocks: list[FeatureBlock],
         searchable: np.ndarray,
+        has_audio: np.ndarray,
+        metadata_index: VectorIndex | None = None,
         manifest: dict | None = None,
     ) -> None:
+        """`metadata_index` (metadata-only vectors) is required when only some rows have audio."""
         self.catalogue = catalogue
         self.index = index
         self.blocks = blocks
         self.searchable = searchable
+        self.has_audio = has_audio  # per row: audio features used by the features (features.py)
+        self.metadata_index = metadata_index
         self.manifest = manifest or {}
+        self._metadata = metadata_columns(blocks)
         ids = catalogue.table.column("track_id").to_numpy(zero_copy_only=False)
         self._sorted_ids = ids[catalogue.id_order]
         self._block_starts = np.array([b.start for b in blocks], dtype=np.int64)
         table = catalogue.table
         self._display = table.select(["track_id", "track_name", "artist_names", "album_name"])
         self._genres = table.column("genres").combine_chunks()
-        self._has_audio = np.asarray(
-            table.column("has_audio_features").fill_null(False).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
         self._uses_audio = any(b.group == "audio" for b in blocks)
         # float32 is plenty for showing values in reasons and halves the memory at 1M rows
         self._raw = {
@@ -125,9 +143,15 @@ class Recommender:
 
     @classmethod
     def from_features(cls, table: pa.Table, features: FeatureMatrix, index: VectorIndex,
+                      metadata_index: VectorIndex | None = None,
                       manifest: dict | None = None) -> Recommender:
         return cls(Catalogue.from_table(table), index, features.blocks, features.searchable,
-                   manifest)
+                   features.has_audio, metadata_index, manifest)
+
+    @property
+    def partial_audio(self) -> bool:
+        """Pairs with a track lacking audio features occur and are scored on metadata alone."""
+        return self.metadata_index is not None
 
     def __len__(self) -> int:
         return len(self.catalogue)
@@ -172,14 +196,48 @@ class Recommender:
                 f"Track {track_id!r} has no features this model uses (feature set"
                 f" {feature_set}): no recommendation possible.{hint}"
             )
-        query = self.index.vectors_of(np.array([row]))[0]
         wanted = min(len(self), max(4 * k + 16, 64))
         while True:  # widen the candidate pool when filters removed too many
-            rows, scores = self.index.search(query, wanted)
+            rows, scores = self._search(row, wanted)
             keep = self._filter(row, rows, k, max_per_artist)
             if len(keep) >= k or wanted >= len(self):
                 return rows[keep], scores[keep]
             wanted = min(len(self), wanted * 4)
+
+    def _search(self, row: int, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `wanted` best (rows, scores) for `row`, scored as the module docstring says."""
+        if self.metadata_index is None:  # every pair has the same blocks: plain cosine
+            return self.index.search(self._vector(row), wanted)
+        if not self.has_audio[row]:
+            query = self.metadata_index.vectors_of(np.array([row]))[0]
+            return self.metadata_index.search(query, wanted)
+        query = self._vector(row)
+        norm = float(np.linalg.norm(query[self._metadata]))
+        # A zero metadata block has no metadata cosine with anything: those pairs score 0.
+        factor = 1.0 / norm if norm > 0 else 0.0
+        return self.index.search(query, wanted, Rescale(~self.has_audio, factor))
+
+    def _vector(self, row: int) -> np.ndarray:
+        return self.index.vectors_of(np.array([row]))[0]
+
+    def _pair_factors(self, row: int, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Per candidate, what turns the whole-vector dot product into its score.
+
+        1 when both tracks have audio features; else 1 / (metadata norm of each side), which
+        makes the dot product (only metadata columns are non-zero on one side) the metadata
+        cosine.
+        """
+        factors = np.ones(len(rows), dtype=np.float32)
+        if self.metadata_index is None:
+            return factors
+        metadata = vectors[:, self._metadata]
+        norms = np.linalg.norm(metadata, axis=1) * np.linalg.norm(
+            self._vector(row)[self._metadata]
+        )
+        mixed = ~(self.has_audio[row] & self.has_audio[rows])
+        np.divide(1.0, norms, out=factors, where=mixed & (norms > 0))
+        factors[mixed & (norms == 0)] = 0.0
+        return factors
 
     def _filter(self, row: int, rows: np.ndarray, k: int, cap: int | None) -> list[int]:
         ok = (rows != row) & (self.catalogue.song_key[rows] != self.catalogue.song_key[row])
@@ -224,9 +282,10 @@ class Recommender:
         """Per block, its part of the cosine score (sums to the score)."""
         if len(rows) == 0:
             return []
-        query = self.index.vectors_of(np.array([row]))[0]
-        products = self.index.vectors_of(rows) * query
+        vectors = self.index.vectors_of(rows)
+        products = vectors * self._vector(row)
         per_block = np.add.reduceat(products, self._block_starts, axis=1)
+        per_block *= self._pair_factors(row, rows, vectors)[:, None]
         return [
             {b.name: round(float(v), 4) for b, v in zip(self.blocks, values, strict=True)}
             for values in per_block
@@ -239,7 +298,7 @@ class Recommender:
         if not phrases:
             return "closest overall match (no single feature stands out)"
         reason = "; ".join(phrases)
-        if self._uses_audio and not (self._has_audio[row] and self._has_audio[other]):
+        if self._uses_audio and not (self.has_audio[row] and self.has_audio[other]):
             reason += " (metadata only: audio features missing)"
         return reason
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from lakehouse.settings import Settings
 from ml.artifact import ArtifactInfo, save
-from ml.features import FeatureConfig, FeatureMatrix, build_features
+from ml.features import FeatureConfig, FeatureMatrix, build_features, metadata_vectors
 from ml.gold_reader import RECOMMENDER_MART, GoldSnapshot, gold_reader
 from ml.index import build_index
 from ml.recommend import Recommender
@@ -29,7 +29,13 @@ def build_recommender(
     features = build_features(table, config)
     index, index_meta = build_index(features.vectors, index_kind)
     manifest = {"features": _features_manifest(features, config), "index": index_meta}
-    return Recommender.from_features(table, features, index, manifest), features, index_meta
+    metadata_index = None
+    if features.partial_audio:  # queries without audio features search metadata-only vectors
+        metadata_index, manifest["metadata_index"] = build_index(
+            metadata_vectors(features.vectors, features.blocks), index_kind
+        )
+    recommender = Recommender.from_features(table, features, index, metadata_index, manifest)
+    return recommender, features, index_meta
 
 
 def _features_manifest(features: FeatureMatrix, config: FeatureConfig) -> dict:
@@ -68,7 +74,7 @@ def train(
     snapshot = gold_reader(settings, backend).read(RECOMMENDER_MART)
     config = FeatureConfig(feature_set=feature_set)
     say(f"building features and {index_kind} index for {snapshot.table.num_rows} tracks")
-    recommender, features, _ = build_recommender(snapshot.table, config, index_kind)
+    recommender, _, _ = build_recommender(snapshot.table, config, index_kind)
     manifest = {
         **recommender.manifest,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -77,11 +83,4 @@ def train(
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     say("saving artifact")
-    return save(
-        settings,
-        _version(snapshot, config),
-        recommender.catalogue,
-        recommender.index,
-        features.searchable,
-        manifest,
-    )
+    return save(settings, _version(snapshot, config), recommender, manifest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from ml_catalogues import track
 
@@ -123,3 +124,32 @@ def _read(settings):
     from ml.gold_reader import DeltaGoldReader
 
     return DeltaGoldReader(settings).read().table
+
+
+def test_partial_audio_artifact_round_trip_keeps_metadata_only_scores(lake_settings, write_gold):
+    # Half the tracks lack audio features; the IVF indexes are exercised as above 50k tracks.
+    table = synthetic_catalogue(6000, seed=5)
+    lacking = np.arange(table.num_rows) % 2 == 1
+    column = table.schema.get_field_index("has_audio_features")
+    table = table.set_column(column, "has_audio_features", pa.array(~lacking))
+    location = lake_settings.lake_path("gold", "mart_recommender_features")
+    from deltalake import write_deltalake
+
+    write_deltalake(location, table, mode="overwrite")
+    info = train(lake_settings, index_kind="ivf")
+    assert info.manifest["metadata_index"]["kind"] == "ivf"
+    assert info.manifest["metadata_index"]["recall_at_10"] >= 0.95
+    loaded = load_recommender(lake_settings)
+    assert isinstance(loaded.metadata_index, IVFIndex)
+    fresh = build_recommender(table, index_kind="ivf")[0]
+    queries = table.column("track_id").to_pylist()[:20]  # with and without audio features
+    assert answers(loaded, queries, k=10) == answers(fresh, queries, k=10)
+
+
+def test_an_artifact_of_an_older_format_says_to_retrain(lake_settings, write_gold):
+    write_gold(rows())
+    info = train(lake_settings)
+    manifest = json.loads((info.path / "manifest.json").read_text())
+    (info.path / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    with pytest.raises(ArtifactError, match=r"has format 2.*retrain with `lakehouse train`"):
+        load_recommender(lake_settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ml_catalogues import mart, track
 
-from ml.features import FeatureConfig, FeatureError
+from ml.features import AUDIO_SCALAR_COLUMNS, FeatureConfig, FeatureError
 from ml.recommend import TrackNotSearchableError, UnknownTrackError
 from ml.training import build_recommender
 
@@ -154,3 +154,81 @@ def test_missing_contract_column_is_a_clear_error():
     with pytest.raises(FeatureError, match="lacks column\\(s\\) genres, tempo") as error:
         build_recommender(table)
     assert "`lakehouse publish`" in str(error.value)
+
+
+def partial_audio_catalogue() -> list[dict]:
+    """Some tracks without audio features (development-mode app, partial CSV import).
+
+    "twin" has exactly the metadata of the query "q" (no audio) plus audio features; the other
+    rock tracks with audio differ from q in year only, a little.
+    """
+    return [
+        track("q", None, artist="dev-a", genres=["rock"], year=2000, duration_ms=210_000),
+        track("twin", "rock", artist="rock-t", genres=["rock"], year=2000, duration_ms=210_000),
+        *[track(f"rock-{year}", "rock", artist=f"rock-{year}", year=year, offset=0.01 * i)
+          for i, year in enumerate((1990, 1994, 1998, 2003, 2006, 2010, 2015, 2020))],
+        track("meta-rock", None, artist="dev-b", genres=["rock"], year=1996),
+        track("meta-metal", None, artist="dev-c", genres=["metal"], year=1999),
+        track("meta-jazz", None, artist="dev-d", genres=["jazz"], year=1960),
+        *[track(f"pop-{i}", "pop", artist=f"pop-{i}", offset=0.01 * i, year=2001 + i)
+          for i in range(3)],
+        *[track(f"jazz-{i}", "jazz", artist=f"jazz-{i}", offset=0.01 * i, year=1962 + i)
+          for i in range(3)],
+    ]
+
+
+def without_audio(rows: list[dict]) -> list[dict]:
+    """The same rows with every audio feature removed: a model of it scores metadata alone."""
+    no_audio = {name: None for name in AUDIO_SCALAR_COLUMNS}
+    no_audio.update(key=-1, mode=None, features_source=None, has_audio_features=False)
+    return [{**row, **no_audio} for row in rows]
+
+
+def scored(recommendations) -> dict[str, float]:
+    return {r.track_id: r.score for r in recommendations}
+
+
+def test_query_without_audio_features_is_compared_on_metadata_alone():
+    rows = partial_audio_catalogue()
+    recommender, features, _ = build_recommender(mart(rows))
+    assert features.partial_audio
+    results = recommender.recommend("q", k=len(rows) - 1)
+    # Identical metadata is the best possible metadata match, whatever the twin's audio says.
+    assert results[0].track_id == "twin"
+    assert results[0].score == pytest.approx(1.0, abs=1e-4)
+    # Every score is the metadata-only cosine: the same as in a model where no track has audio
+    # features (metadata standardisation covers every track either way).
+    metadata_only = build_recommender(mart(without_audio(rows)))[0]
+    expected = scored(metadata_only.recommend("q", k=len(rows) - 1))
+    assert scored(results) == pytest.approx(expected, abs=1e-4)
+    assert ids(results) == sorted(expected, key=lambda t: -expected[t])
+    for result in results:
+        assert sum(result.contributions.values()) == pytest.approx(result.score, abs=1e-3)
+    assert all("metadata only: audio features missing" in r.reason for r in results[:5])
+
+
+def test_query_with_audio_features_keeps_whole_vector_cosine_for_audio_tracks():
+    rows = partial_audio_catalogue()
+    recommender, features, _ = build_recommender(mart(rows))
+    row = recommender.row("rock-1998")
+    results = recommender.recommend("rock-1998", k=len(rows) - 1)
+    vectors = features.vectors
+    metadata_only = scored(
+        build_recommender(mart(without_audio(rows)))[0].recommend("rock-1998", k=len(rows) - 1)
+    )
+    for result in results:
+        other = recommender.row(result.track_id)
+        if features.has_audio[other]:  # unchanged: cosine over every block, as before the fix
+            assert result.score == pytest.approx(float(vectors[row] @ vectors[other]), abs=1e-4)
+        else:  # the candidate lacks audio features: metadata alone
+            assert result.score == pytest.approx(metadata_only[result.track_id], abs=1e-4)
+        assert sum(result.contributions.values()) == pytest.approx(result.score, abs=1e-3)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert "q" in ids(results) and "twin" in ids(results)
+
+
+def test_catalogue_with_full_audio_coverage_needs_no_metadata_index():
+    recommender, features, _ = build_recommender(mart(catalogue()))
+    assert not features.partial_audio and recommender.metadata_index is None
+    metadata_model, features, _ = build_recommender(mart(metadata_catalogue()))
+    assert not features.partial_audio and metadata_model.metadata_index is None
