@@ -71,8 +71,9 @@ RescanOption = Annotated[
     bool,
     typer.Option(
         "--rescan",
-        help="Also query MongoDB by _ingested_at from the watermark when the change journal"
-        " alone would be read: finds documents written by tools other than the crawler.",
+        help="Also read every document of the collections, ignoring the watermark: finds"
+        " documents written by tools other than the crawler (mongoimport, a restored dump,"
+        " hand edits), whatever their _ingested_at. Versions already in bronze are skipped.",
     ),
 ]
 

@@ -10,7 +10,11 @@ What changed comes from two places (BRONZE_CHANGE_CAPTURE):
   indexed range query on MongoDB; the default there.
 - `journal`: the crawler's change journal (ingestion/change_journal.py), which the export always
   consumes; the default on FerretDB, whose SQLite backend answers the range query by decoding the
-  whole collection. The first export of a table (no watermark) and `--rescan` scan as well.
+  whole collection. The first export of a table (no watermark) reads the whole collection too.
+`rescan=True` (`lakehouse export --rescan`) reads the whole collection as well as the journal,
+whatever the watermark: documents written by other tools (mongoimport, a restored dump, hand
+edits) have no journal entry and may carry an `_ingested_at` older than the watermark, so no
+range from the watermark would find them.
 
 Why it cannot duplicate or lose documents:
 - The watermark lives in the custom metadata of the bronze table's own Delta commits, so it is
@@ -84,7 +88,7 @@ class EntityExport:
     rejected: int = 0  # documents that failed validation in this run
     quarantined: int = 0  # of those, newly written to the quarantine
     commits: int = 0
-    scanned: bool = False  # read MongoDB by `_ingested_at` (else the change journal alone)
+    scanned: bool = False  # read the collection too (else the change journal alone)
     journal_read: int = 0  # of `read`, documents from the change journal
     read_seconds: float = 0.0  # of `seconds`, waiting for MongoDB to send the documents
     watermark_before: dt.datetime | None = None
@@ -310,6 +314,20 @@ class _EntityWriter:
         )
 
 
+def _scan_from(
+    watermark: dt.datetime | None, settings: Settings, rescan: bool
+) -> dt.datetime | None:
+    """Where the MongoDB read starts: the overlap before the watermark, or everything (None).
+
+    A rescan ignores the watermark: it exists to find documents the journal never saw, which
+    may be stamped long before it. Reading everything is safe because every chunk is anti-joined
+    with all of bronze's keys (`cover(None)`), so only versions bronze lacks are written.
+    """
+    if rescan or watermark is None:
+        return None
+    return watermark - dt.timedelta(seconds=settings.bronze_overlap_s)
+
+
 def export_entity(
     db: Database,
     settings: Settings,
@@ -349,7 +367,7 @@ def export_entity(
             progress(entity, result.read)
 
     if result.scanned:
-        since = watermark - dt.timedelta(seconds=settings.bronze_overlap_s) if watermark else None
+        since = _scan_from(watermark, settings, rescan)
         writer.cover(since)
         collection = db[entity]
         _ensure_index(collection, result)
@@ -380,8 +398,9 @@ def export_all(
 ) -> ExportSummary:
     """Export every entity collection (or the given ones); one batch id for the whole run.
 
-    rescan: also read MongoDB by `_ingested_at` from the watermark when the change journal alone
-    would do (finds documents written by tools other than the crawler).
+    rescan: also read every document of each collection, ignoring the watermark, to find
+    documents written by tools other than the crawler (no journal entry, any `_ingested_at`);
+    versions bronze already holds are skipped, not written again.
     """
     settings = settings or get_settings()
     chosen = list(entities or ENTITIES)

@@ -19,8 +19,10 @@ Journal first, document second: a crash in between leaves a journal entry for a 
 does not hold yet; bronze then records a version the crawler will store on its retry, which is
 harmless (bronze is the log of versions seen). The reverse order could lose a change.
 
-Writers other than the crawler (mongoimport, hand edits) do not journal; on MongoDB the export's
-indexed range scan finds their documents, on FerretDB `lakehouse export --rescan` does.
+Writers other than the crawler (mongoimport, a restored dump, hand edits) do not journal.
+`lakehouse export --rescan` finds their documents on either server: it reads the whole collection,
+whatever the watermark, since such a document may be stamped before it. Without a rescan, only
+the `scan` mode's range read from the watermark can see them, and only if stamped after it.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
 from export_crash import SimulatedCrash, crash_on_commit
 from pymongo.database import Database
-from spotify_docs import BASE_TIME, artist_payload, document
+from spotify_docs import artist_payload, document
 
 from ingestion import change_journal
 from ingestion.bronze_export import export_all
@@ -67,19 +68,35 @@ def test_incremental_export_reads_the_journal_not_the_collection(
     assert export_all(journal_settings, ["artists"]).exported == 0
 
 
-def test_documents_written_by_other_tools_need_a_rescan(
-    journal_settings: Settings, mongo_db: Database
+@pytest.mark.parametrize("capture", ["journal", "scan"])
+def test_a_rescan_finds_documents_other_tools_stamped_before_the_watermark(
+    bronze_settings: Settings, mongo_db: Database, capture: str
 ) -> None:
+    settings = bronze_settings.model_copy(update={"bronze_change_capture": capture})
     crawl(mongo_db, range(5))
-    export_all(journal_settings, ["artists"])
-    hand_written = document(artist_payload(900), BASE_TIME.replace(year=2027), "import-1")
+    first = export_all(settings, ["artists"]).entities[0]
+    assert first.watermark_after is not None
+    # mongoimport or a restored dump: no journal entry, stamped a day before the last export,
+    # so neither the journal nor the range read from the watermark can see it.
+    stamp = first.watermark_after - dt.timedelta(days=1)
+    hand_written = document(artist_payload(900), stamp, "import-1")
     mongo_db.artists.insert_one(hand_written)
+    assert export_all(settings, ["artists"]).exported == 0
 
-    assert export_all(journal_settings, ["artists"]).exported == 0
-    rescan = export_all(journal_settings, ["artists"], rescan=True).entities[0]
+    rescan = export_all(settings, ["artists"], rescan=True).entities[0]
 
-    assert (rescan.scanned, rescan.exported) == (True, 1)
-    assert bronze_ids(journal_settings)[hand_written["_id"]] == 1
+    assert (rescan.scanned, rescan.read, rescan.exported, rescan.unchanged) == (True, 6, 1, 5)
+    assert rescan.watermark_after == first.watermark_after  # an old stamp never moves it back
+    counts = bronze_ids(settings)
+    assert counts[hand_written["_id"]] == 1 and sum(counts.values()) == 6
+    (row,) = [
+        r for r in open_table(settings, "artists").to_pyarrow_table().to_pylist()
+        if r["id"] == hand_written["_id"]
+    ]
+    assert (row["ingested_at"], row["crawl_id"]) == (stamp, "import-1")
+    # Everything is in bronze now: a second rescan reads it all and writes nothing.
+    again = export_all(settings, ["artists"], rescan=True).entities[0]
+    assert (again.read, again.exported, again.unchanged) == (6, 0, 6)
 
 
 def test_crash_after_the_commit_before_the_journal_is_dropped(
