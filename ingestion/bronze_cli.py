@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from ingestion.features_import import ImportSummary
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,6 +29,14 @@ EntityOption = Annotated[
 ]
 FileArgument = Annotated[
     Path, typer.Argument(help="CSV in the 'Spotify Tracks Dataset' format")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Import the file even if this exact content was imported before: it becomes the"
+        " latest import of its tracks again (e.g. to undo a later file's changes).",
+    ),
 ]
 
 
@@ -126,7 +137,9 @@ def export(
         _register(settings)
 
 
-def import_features(file: FileArgument, register: RegisterOption = True) -> None:
+def import_features(
+    file: FileArgument, register: RegisterOption = True, force: ForceOption = False
+) -> None:
     """Import audio features from a CSV into bronze.imported_audio_features (validated rows)."""
     from ingestion.features_import import FeaturesFormatError
     from ingestion.features_import import import_features as run_import
@@ -138,13 +151,33 @@ def import_features(file: FileArgument, register: RegisterOption = True) -> None
         task = progress.add_task(f"importing {file.name}", total=None)
         try:
             summary = run_import(
-                file, settings, progress=lambda rows: progress.update(task, completed=rows)
+                file,
+                settings,
+                progress=lambda rows: progress.update(task, completed=rows),
+                force=force,
             )
         except (FeaturesFormatError, LockHeld) as exc:
             raise _fail(str(exc)) from exc
+    earlier = summary.already_imported
+    if earlier is not None:
+        when = f" on {earlier.committed_at:%Y-%m-%d %H:%M} UTC" if earlier.committed_at else ""
+        console.print(
+            f"{summary.source_file}: nothing imported, this content (sha256"
+            f" {summary.file_sha256[:12]}...) was already imported as {earlier.source_file}"
+            f" (batch {earlier.batch_id}){when}. Run again with --force to import it anew.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        _print_import(summary)
+    if register:
+        _register(settings)
+
+
+def _print_import(summary: ImportSummary) -> None:
     console.print(
         f"{summary.source_file}: {summary.rows:,} rows read, {summary.imported:,} imported,"
-        f" {summary.duplicates:,} already in bronze, {summary.rejected:,} rejected"
+        f" {summary.duplicates:,} repeated in the file, {summary.rejected:,} rejected"
         f" ({summary.quarantined:,} newly quarantined) in {summary.seconds:.1f} s"
         f" [batch {summary.batch_id}]",
         highlight=False,
@@ -155,8 +188,6 @@ def import_features(file: FileArgument, register: RegisterOption = True) -> None
             " reason and the raw CSV line.",
             highlight=False,
         )
-    if register:
-        _register(settings)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,9 +8,20 @@ track_genre.
 
 Every row is validated; a row with a missing id, a non-number or an out-of-range value goes to
 the bronze quarantine with the reason, the others to `bronze.imported_audio_features` with their
-provenance (file, row number, batch). Re-importing a file adds nothing: rows are deduplicated on
-(track_id, content_hash), where the hash covers every value of the row (the dataset lists a track
-once per genre, so one track id can have several distinct rows).
+provenance (file, row number, batch).
+
+Each import is self-contained: it writes every valid row of its file, all stamped with one
+`imported_at`, because the staging model (stg_spotify__imported_audio_features) takes a track's
+values and genres from that track's latest import alone. Skipping rows an earlier import already
+wrote would leave the latest import with only part of a track's rows (an updated file adding one
+genre would replace the track's genres by that one). So rows are deduplicated within one file
+only, on (track_id, content_hash) with the hash over every value of the row (the dataset lists a
+track once per genre: one track id, several distinct rows).
+
+Re-importing the very same content is a no-op: the file's sha256 is recorded in the custom
+metadata of the import's last Delta commit (FILE_SHA_KEY), and a file whose sha256 is found there
+is not read again. `force=True` imports it anew anyway (it then becomes the tracks' latest
+import, e.g. to restore values a later file changed).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from ingestion.bronze_quarantine import QuarantineRecord, write_quarantine
 from ingestion.bronze_tables import (
@@ -73,6 +84,12 @@ BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 ENTITY = IMPORTED_FEATURES
 CHUNK_ROWS = 100_000
+# Custom metadata of an import's last Delta commit (only that one: an import that crashed before
+# it is not recorded, so importing the file again lands it whole).
+FILE_SHA_KEY = "lakehouse.features_import.file_sha256"
+FILE_NAME_KEY = "lakehouse.features_import.source_file"
+BATCH_KEY = "lakehouse.features_import.batch_id"
+HASH_BLOCK = 1 << 20
 
 ProgressCallback = Callable[[int], None]
 
@@ -86,12 +103,23 @@ class RowError(ValueError):
 
 
 @dataclass
+class EarlierImport:
+    """The import that already landed a file's content (from its Delta commit metadata)."""
+
+    source_file: str
+    batch_id: str
+    committed_at: dt.datetime | None
+
+
+@dataclass
 class ImportSummary:
     source_file: str
     batch_id: str
+    file_sha256: str = ""
+    already_imported: EarlierImport | None = None  # set when the content was skipped
     rows: int = 0  # data rows read
-    imported: int = 0  # new rows in bronze
-    duplicates: int = 0  # rows bronze already held, or repeated in the file
+    imported: int = 0  # rows written to bronze
+    duplicates: int = 0  # rows repeated earlier in the same file (same track and values)
     rejected: int = 0  # rows that failed validation
     quarantined: int = 0  # of those, newly written to the quarantine
     seconds: float = 0.0
@@ -169,10 +197,34 @@ def row_hash(values: dict[str, Any]) -> str:
 
 
 # --- reading the file -----------------------------------------------------------------------------
-def _open_records(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
-    """(row number, record or None when malformed, raw fields) for each data row."""
+class _HashingReader(io.RawIOBase):
+    """Feeds every byte read from `raw` into `digest`: the hash of exactly what was parsed."""
+
+    def __init__(self, raw: io.RawIOBase, digest: Any) -> None:
+        self.raw, self.digest = raw, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.raw.readinto(buffer) or 0
+        self.digest.update(memoryview(buffer)[:count])
+        return count
+
+
+def _open_records(
+    path: Path, digest: Any = None
+) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """(row number, record or None when malformed, raw fields) for each data row.
+
+    digest: a hashlib object that receives the file's bytes as they are read.
+    """
+    raw: io.RawIOBase = io.FileIO(path)
+    if digest is not None:
+        raw = _HashingReader(raw, digest)
     # surrogateescape: a bad byte spoils its row only (quarantined), not the whole file.
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    encoding = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": ""}
+    with io.TextIOWrapper(io.BufferedReader(raw), **encoding) as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -204,17 +256,44 @@ def _raw_line(fields: list[str]) -> str:
     return buffer.getvalue()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 hex of the file's bytes, read in blocks (the dataset is ~20 MB, files can be more)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the imports already landed -------------------------------------------------------------------
+def earlier_import(table: DeltaTable, sha256: str) -> EarlierImport | None:
+    """The completed import of this content, if the table's log still holds its commit.
+
+    A log cleaned up by Delta's log retention forgets old imports: the file is then imported
+    again as a new import of the same values, which changes nothing downstream.
+    """
+    for commit in table.history():
+        if commit.get(FILE_SHA_KEY) == sha256:
+            millis = commit.get("timestamp")
+            when = dt.datetime.fromtimestamp(millis / 1000, dt.UTC) if millis else None
+            return EarlierImport(
+                commit.get(FILE_NAME_KEY, "?"), commit.get(BATCH_KEY, "?"), when
+            )
+    return None
+
+
 # --- writing --------------------------------------------------------------------------------------
-def _existing_keys(settings: Settings) -> set[tuple[str, str]]:
-    table = ensure_table(settings, IMPORTED_FEATURES).to_pyarrow_dataset()
-    keys = table.to_table(columns=["track_id", "content_hash"])
-    return set(zip(keys["track_id"].to_pylist(), keys["content_hash"].to_pylist(), strict=True))
-
-
-def _write_chunk(settings: Settings, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        table = pa.Table.from_pylist(rows, schema=IMPORTED_FEATURES_SCHEMA)
-        write_deltalake(table_uri(settings, IMPORTED_FEATURES), table, mode="append")
+def _write_chunk(
+    settings: Settings, rows: list[dict[str, Any]], completes: dict[str, str] | None = None
+) -> None:
+    """Append rows; `completes` (the last chunk) is committed even when there is no row left."""
+    if not rows and completes is None:
+        return
+    table = pa.Table.from_pylist(rows, schema=IMPORTED_FEATURES_SCHEMA)
+    properties = CommitProperties(custom_metadata=completes) if completes else None
+    write_deltalake(
+        table_uri(settings, IMPORTED_FEATURES), table, mode="append", commit_properties=properties
+    )
 
 
 def import_features(
@@ -222,8 +301,13 @@ def import_features(
     settings: Settings | None = None,
     progress: ProgressCallback | None = None,
     batch_id: str | None = None,
+    force: bool = False,
 ) -> ImportSummary:
-    """Validate and land every row of the CSV at `path`; return the counts."""
+    """Validate and land every row of the CSV at `path` as one import; return the counts.
+
+    Content imported before (same sha256) is skipped, `summary.already_imported` says by which
+    import, unless `force`.
+    """
     from ingestion.bronze_export import new_batch_id
 
     settings = settings or get_settings()
@@ -233,10 +317,14 @@ def import_features(
     started = time.perf_counter()
     next(_open_records(path), None)  # a wrong header fails here, before anything is written
     summary = ImportSummary(path.name, batch_id or new_batch_id())
-    # Two imports at once would both miss the other's rows in `seen` and append them twice.
+    # Two imports of one file at once would both find it not imported yet and land it twice.
     job = f"features import of {path.name} (batch {summary.batch_id})"
     with exclusive_lock.lake_writer(settings, job):
-        _land(settings, path, summary, progress)
+        summary.file_sha256 = file_sha256(path)
+        table = ensure_table(settings, IMPORTED_FEATURES)
+        summary.already_imported = None if force else earlier_import(table, summary.file_sha256)
+        if summary.already_imported is None:
+            _land(settings, path, summary, progress)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -244,11 +332,14 @@ def import_features(
 def _land(
     settings: Settings, path: Path, summary: ImportSummary, progress: ProgressCallback | None
 ) -> None:
-    seen = _existing_keys(settings)
+    seen: set[tuple[str, str]] = set()  # this file's rows only: each import is self-contained
     imported_at = dt.datetime.now(dt.UTC)
     good: list[dict[str, Any]] = []
     rejected: list[QuarantineRecord] = []
-    for number, record, fields in _open_records(path):
+    # Recorded: the hash of the bytes parsed, which differ from the one checked before only if
+    # the file was rewritten meanwhile; then its new content is what this import holds.
+    parsed = hashlib.sha256()
+    for number, record, fields in _open_records(path, parsed):
         summary.rows += 1
         try:
             if record is None:
@@ -282,9 +373,17 @@ def _land(
             good = []
         if progress and summary.rows % 10_000 == 0:
             progress(summary.rows)
-    _write_chunk(settings, good)
-    summary.imported += len(good)
+    # Quarantine before the completing commit: a crash in between leaves the file unrecorded,
+    # so importing it again redoes both (the quarantine deduplicates its rows).
     summary.rejected = len(rejected)
     summary.quarantined = write_quarantine(settings, rejected, summary.batch_id)
+    summary.file_sha256 = parsed.hexdigest()
+    completes = {
+        FILE_SHA_KEY: summary.file_sha256,
+        FILE_NAME_KEY: summary.source_file,
+        BATCH_KEY: summary.batch_id,
+    }
+    _write_chunk(settings, good, completes)
+    summary.imported += len(good)
     if progress:
         progress(summary.rows)

@@ -93,9 +93,19 @@ def test_import_features_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
     done = run_cli("import-features", str(CSV), "--no-register", env=cli_env)
     assert done.returncode == 0, done.stderr
     assert (
-        "tracks_dataset_sample.csv: 10 rows read, 8 imported, 0 already in bronze, 2 rejected"
+        "tracks_dataset_sample.csv: 10 rows read, 8 imported, 0 repeated in the file, 2 rejected"
         " (2 newly quarantined)"
     ) in done.stdout
+
+    again = run_cli("import-features", str(CSV), "--no-register", env=cli_env)
+    assert again.returncode == 0, again.stderr
+    assert "tracks_dataset_sample.csv: nothing imported, this content (sha256 " in again.stdout
+    assert "was already imported as tracks_dataset_sample.csv (batch " in again.stdout
+    assert "Run again with --force to import it anew." in again.stdout
+    forced = run_cli("import-features", str(CSV), "--no-register", "--force", env=cli_env)
+    assert forced.returncode == 0, forced.stderr
+    assert "10 rows read, 8 imported, 0 repeated in the file, 2 rejected" in forced.stdout
+    assert "(0 newly quarantined)" in forced.stdout
 
     missing = run_cli("import-features", str(tmp_path / "nope.csv"), env=cli_env)
     assert missing.returncode == 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from export_crash import SimulatedCrash
 from lake_support import lake_writer_running
 
+from ingestion import features_import
 from ingestion.bronze_tables import open_table
 from ingestion.features_import import FeaturesFormatError, import_features
 from ingestion.spotify_ids import derived_id
@@ -96,14 +98,110 @@ def test_good_rows_land_typed_with_provenance_and_bad_rows_are_quarantined(
     assert reasons == {line: EXPECTED_REASONS[kind] for kind, line in BAD.items()}
 
 
-def test_reimport_adds_nothing(lake_settings: Settings, tmp_path: Path) -> None:
+def latest_import(settings: Settings, track_id: str) -> list[dict]:
+    """The track's rows of its latest import: what stg_spotify__imported_audio_features reads."""
+    rows = [r for r in landed(settings) if r["track_id"] == track_id]
+    newest = max(r["imported_at"] for r in rows)
+    return sorted((r for r in rows if r["imported_at"] == newest), key=lambda r: r["source_row"])
+
+
+def genres(rows: list[dict]) -> list[str]:
+    return sorted(r["track_genre"] for r in rows)
+
+
+def test_the_same_file_twice_writes_nothing_the_second_time(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
     csv_file = write_csv(tmp_path / "dataset.csv", [*GOOD, BAD["key"]])
-    import_features(csv_file, lake_settings)
+    first = import_features(csv_file, lake_settings)
+    version = open_table(lake_settings, "imported_audio_features").version()
 
     again = import_features(csv_file, lake_settings)
 
-    assert (again.imported, again.duplicates, again.rejected, again.quarantined) == (0, 3, 1, 0)
+    assert again.already_imported is not None
+    assert (again.already_imported.source_file, again.already_imported.batch_id) == (
+        "dataset.csv",
+        first.batch_id,
+    )
+    assert again.file_sha256 == first.file_sha256
+    assert (again.rows, again.imported, again.rejected, again.quarantined) == (0, 0, 0, 0)
+    assert open_table(lake_settings, "imported_audio_features").version() == version
     assert len(landed(lake_settings)) == 3 and len(quarantined(lake_settings)) == 1
+    # The same content under another name is the same import.
+    copy = write_csv(tmp_path / "copy.csv", [*GOOD, BAD["key"]])
+    assert import_features(copy, lake_settings).already_imported is not None
+    assert len(landed(lake_settings)) == 3
+
+
+def test_an_updated_file_is_a_whole_new_import_of_every_row(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    import_features(write_csv(tmp_path / "v1.csv", GOOD), lake_settings)
+    k_pop = GOOD[2].replace("2,", "3,", 1).replace(",j-pop", ",k-pop")
+
+    added = import_features(write_csv(tmp_path / "v2.csv", [*GOOD, k_pop]), lake_settings)
+
+    assert (added.already_imported, added.imported, added.duplicates) == (None, 4, 0)
+    assert genres(latest_import(lake_settings, T1)) == ["acoustic", "j-pop", "k-pop"]
+    assert {r["batch_id"] for r in latest_import(lake_settings, T1)} == {added.batch_id}
+    assert len(latest_import(lake_settings, T2)) == 1
+
+    # A newer file no longer files T1 under j-pop: its latest import does not either.
+    import_features(write_csv(tmp_path / "v3.csv", [GOOD[0], GOOD[1], k_pop]), lake_settings)
+    assert genres(latest_import(lake_settings, T1)) == ["acoustic", "k-pop"]
+
+
+def test_values_changing_back_are_the_latest_again(lake_settings: Settings, tmp_path: Path) -> None:
+    value_a = GOOD[1]
+    value_b = GOOD[1].replace(",0.42,", ",0.55,")
+    a_file = write_csv(tmp_path / "a.csv", [value_a])
+    import_features(a_file, lake_settings)
+    import_features(write_csv(tmp_path / "b.csv", [value_b]), lake_settings)
+    assert [r["danceability"] for r in latest_import(lake_settings, T2)] == [0.55]
+
+    # Back to A in a file that differs otherwise (another track too): a new import.
+    import_features(write_csv(tmp_path / "a2.csv", [value_a, GOOD[0]]), lake_settings)
+    assert [r["danceability"] for r in latest_import(lake_settings, T2)] == [0.42]
+
+    # The very file imported first is skipped unless forced.
+    import_features(write_csv(tmp_path / "b2.csv", [value_b, GOOD[0]]), lake_settings)
+    assert import_features(a_file, lake_settings).already_imported is not None
+    assert [r["danceability"] for r in latest_import(lake_settings, T2)] == [0.55]
+    forced = import_features(a_file, lake_settings, force=True)
+    assert (forced.already_imported, forced.imported) == (None, 1)
+    assert [r["danceability"] for r in latest_import(lake_settings, T2)] == [0.42]
+
+
+def test_repeated_rows_within_one_file_land_once(lake_settings: Settings, tmp_path: Path) -> None:
+    summary = import_features(write_csv(tmp_path / "d.csv", [*GOOD, GOOD[0]]), lake_settings)
+
+    assert (summary.rows, summary.imported, summary.duplicates) == (4, 3, 1)
+    assert genres(latest_import(lake_settings, T1)) == ["acoustic", "j-pop"]
+
+
+def test_an_import_that_crashed_before_its_last_commit_lands_whole_when_run_again(
+    lake_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv_file = write_csv(tmp_path / "dataset.csv", GOOD)
+    monkeypatch.setattr(features_import, "CHUNK_ROWS", 2)
+    real_write = features_import._write_chunk
+
+    def crash_on_the_last_commit(settings: Settings, rows: list, completes: dict | None = None):
+        if completes is not None:
+            raise SimulatedCrash("killed before the import's last commit")
+        real_write(settings, rows, completes)
+
+    monkeypatch.setattr(features_import, "_write_chunk", crash_on_the_last_commit)
+    with pytest.raises(SimulatedCrash):
+        import_features(csv_file, lake_settings)
+    monkeypatch.undo()
+    assert len(landed(lake_settings)) == 2  # the first chunk
+
+    again = import_features(csv_file, lake_settings)
+
+    assert (again.already_imported, again.imported) == (None, 3)
+    assert genres(latest_import(lake_settings, T1)) == ["acoustic", "j-pop"]
+    assert import_features(csv_file, lake_settings).already_imported is not None
 
 
 def test_an_import_while_another_writer_holds_the_lake_is_refused_and_writes_nothing(
