@@ -64,6 +64,8 @@ def publish_command(
         raise typer.Exit(1) from exc
     console.print(f"dbt: {outcome.dbt_line}", highlight=False)
     _print_gate(outcome.gate)
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     table = Table("table", "rows", "audit version", "published version", "previous")
     for p in outcome.published:
         table.add_row(

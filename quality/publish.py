@@ -1,8 +1,13 @@
 """Publish audited gold: copy each table of the audit schema to the location consumers read.
 
 Consumers (Dremio, ml/, app/) read LAKE_ROOT/gold/<table>. Publishing writes the audited rows as
-a new Delta version of that table (an atomic overwrite per table), so a reader sees either the
-previous published version or the new one, and a failed gate simply never calls this.
+a new Delta version of that table (an atomic overwrite per table), so a reader of one table sees
+either its previous published version or the new one, and a failed gate never calls this.
+
+Delta has no transaction across tables, so during a publish (seconds) a reader of several tables
+can see some new and some previous versions. Dimensions go first: they only grow (staging keeps
+every id it has seen), so a reader never meets a bridge, fact or mart row whose dimension row is
+missing.
 """
 
 from __future__ import annotations
@@ -32,6 +37,28 @@ def audit_tables(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[s
     return delta_tables(settings, audit_schema)
 
 
+# Publish order by name prefix: dimensions before what references them.
+PUBLISH_ORDER = ("dim_", "bridge_", "fct_", "mart_")
+
+
+class PublishIncomplete(RuntimeError):
+    """Publishing stopped part-way; `published` are the tables already committed to gold."""
+
+    def __init__(self, published: list[PublishedTable], pending: list[str], cause: str) -> None:
+        self.published = published
+        self.pending = pending
+        self.cause = cause
+        super().__init__(cause)
+
+
+def publish_order(names: list[str]) -> list[str]:
+    def rank(name: str) -> tuple[int, str]:
+        prefixes = [i for i, prefix in enumerate(PUBLISH_ORDER) if name.startswith(prefix)]
+        return (prefixes[0] if prefixes else len(PUBLISH_ORDER), name)
+
+    return sorted(names, key=rank)
+
+
 def table_version(settings: Settings, schema: str, name: str) -> int | None:
     from deltalake import DeltaTable
 
@@ -40,11 +67,12 @@ def table_version(settings: Settings, schema: str, name: str) -> int | None:
 
 
 def publish_table(
-    settings: Settings, name: str, audit_schema: str = AUDIT_SCHEMA
+    settings: Settings, name: str, audit_schema: str = AUDIT_SCHEMA, version: int | None = None
 ) -> PublishedTable:
+    """Copy one audit table (at `version`, default its latest) to gold as a new Delta version."""
     from deltalake import DeltaTable, write_deltalake
 
-    source = DeltaTable(settings.lake_path(audit_schema, name))
+    source = DeltaTable(settings.lake_path(audit_schema, name), version=version)
     target = settings.lake_path(PUBLISHED_SCHEMA, name)
     previous = table_version(settings, PUBLISHED_SCHEMA, name)
     data = source.to_pyarrow_table()
@@ -80,15 +108,41 @@ def register_published(settings: Settings, names: list[str]) -> None:
         query(f"REFRESH TABLE {PUBLISHED_SCHEMA}.{name}", settings=settings)
 
 
-def publish_all(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[PublishedTable]:
+def publish_all(
+    settings: Settings,
+    audit_schema: str = AUDIT_SCHEMA,
+    versions: dict[str, int] | None = None,
+) -> list[PublishedTable]:
+    """Publish every audit table (each at `versions[name]` when given: the version audited).
+
+    Raises PublishIncomplete naming what was and was not committed when a table fails; a failed
+    metastore registration leaves the data published (consumers read by path) and raises it too,
+    with nothing pending.
+    """
     # A dbt build into gold (`lakehouse transform`) would commit to the same tables meanwhile.
     with exclusive_lock.lake_writer(settings, f"publish of {audit_schema} to {PUBLISHED_SCHEMA}"):
-        names = audit_tables(settings, audit_schema)
+        names = publish_order(audit_tables(settings, audit_schema))
         if not names:
             raise RuntimeError(
                 f"Nothing to publish: schema `{audit_schema}` has no Delta tables. Build gold into"
                 " it first (`lakehouse transform --audit`)."
             )
-        published = [publish_table(settings, name, audit_schema) for name in names]
-        register_published(settings, names)
+        published: list[PublishedTable] = []
+        for name in names:
+            version = (versions or {}).get(name)
+            try:
+                published.append(publish_table(settings, name, audit_schema, version))
+            except Exception as exc:
+                pending = names[len(published) :]
+                raise PublishIncomplete(
+                    published, pending, f"publishing {name}: {type(exc).__name__}: {exc}"
+                ) from exc
+        try:
+            register_published(settings, names)
+        except Exception as exc:
+            raise PublishIncomplete(
+                published,
+                [],
+                f"registering gold.<table> in the Spark metastore: {type(exc).__name__}: {exc}",
+            ) from exc
     return published

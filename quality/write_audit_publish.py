@@ -3,8 +3,11 @@
 1. write:   `dbt build` with gold redirected to the audit schema (LAKE_ROOT/gold_audit/...);
             dbt's own tests run in the same build.
 2. audit:   the Great Expectations suites on silver and the audit gold (quality/gate.py).
-3. publish: each audit table becomes a new Delta version of LAKE_ROOT/gold/<table>.
-Any failure stops before publish, so the published gold keeps its versions and content. Every
+3. publish: each audit table, at the version the gate read, becomes a new Delta version of
+            LAKE_ROOT/gold/<table>.
+A failure before publish leaves the published gold's versions and content as they were; a
+failure during publish names the tables already published and those still at their previous
+version. Every
 attempt is recorded (quality/audit_log.py). The stages are methods so that the Prefect flow can
 run them as separate tasks; `audit_and_publish` runs all three.
 """
@@ -20,8 +23,16 @@ from lakehouse import exclusive_lock
 from lakehouse.exclusive_lock import LockHeld
 from lakehouse.settings import Settings
 from quality import audit_log
+from quality.config import ConfigError
 from quality.gate import GateResult, run_gate
-from quality.publish import AUDIT_SCHEMA, PublishedTable, publish_all
+from quality.publish import (
+    AUDIT_SCHEMA,
+    PublishedTable,
+    PublishIncomplete,
+    audit_tables,
+    publish_all,
+    table_version,
+)
 
 
 class QualityGateFailed(RuntimeError):
@@ -44,15 +55,23 @@ class WriteAuditPublish:
     published: list[PublishedTable] = field(default_factory=list)
     record: audit_log.AuditRecord | None = None
     dbt_line: str = ""
+    audited_versions: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def write(self, *, full_refresh: bool = False) -> None:
         from lakehouse import dbt_runner
 
         # The pipeline's production build: data tests gate the data; the unit tests only change
         # with the code and run in the test suite and `lakehouse transform`.
-        summary = dbt_runner.build(
-            self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh, unit_tests=False
-        )
+        from lakehouse.dbt_sources import BronzeMissingError
+        from lakehouse.supervisor import ServiceError
+
+        try:
+            summary = dbt_runner.build(
+                self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh, unit_tests=False
+            )
+        except (dbt_runner.DbtRunError, BronzeMissingError, ServiceError) as exc:
+            self._fail("dbt", [str(exc)])  # recorded like any other attempt; names the fix
         self.dbt_line = summary.line()
         if not summary.success:
             failures = [
@@ -62,22 +81,56 @@ class WriteAuditPublish:
             self._fail("dbt", failures)
 
     def audit(self) -> GateResult:
-        self.gate = run_gate(self.settings, gold_schema=AUDIT_SCHEMA)
+        before = self._audit_versions()
+        try:
+            self.gate = run_gate(self.settings, gold_schema=AUDIT_SCHEMA)
+        except ConfigError as exc:
+            self._fail("expectations", [str(exc)])
         if not self.gate.passed:
             self._fail("expectations", [str(f) for f in self.gate.failures])
+        # The lake lock keeps the project's own writers out, but plain `dbt build` takes none:
+        # publish exactly the versions the gate read, and refuse if they moved under it.
+        after = self._audit_versions()
+        if after != before:
+            self._fail("expectations", [
+                f"{AUDIT_SCHEMA}.{name} changed while the gate read it (version"
+                f" {before.get(name)} -> {after.get(name)}): another writer, e.g. a plain"
+                " `dbt build`, wrote the audit schema; run `lakehouse publish` again"
+                for name in sorted(set(before) | set(after))
+                if before.get(name) != after.get(name)
+            ])
+        self.audited_versions = before
         return self.gate
 
     def publish(self) -> audit_log.AuditRecord:
         if self.gate is None or not self.gate.passed:
             raise RuntimeError("publish() needs a passed audit() first")
         try:
-            self.published = publish_all(self.settings)
+            self.published = publish_all(self.settings, versions=self.audited_versions or None)
         except LockHeld:
             raise  # another job is writing the lake: nothing published, not a quality failure
+        except PublishIncomplete as exc:
+            self.published = exc.published
+            if exc.pending:
+                self._fail("publish", [exc.cause], published=exc.published, pending=exc.pending)
+            # Every table is committed; only the names for Thrift/JDBC users may lag.
+            self.warnings.append(
+                f"gold was published, but {exc.cause}; `gold.<table>` may not resolve over"
+                " Thrift/JDBC until the next publish"
+            )
         except Exception as exc:
             self._fail("publish", [f"{type(exc).__name__}: {exc}"])
-        self.record = self._record(passed=True, tables=[vars(p) for p in self.published])
+        self.record = self._record(
+            passed=True, tables=[vars(p) for p in self.published], failures=self.warnings
+        )
         return self.record
+
+    def _audit_versions(self) -> dict[str, int]:
+        return {
+            name: version
+            for name in audit_tables(self.settings)
+            if (version := table_version(self.settings, AUDIT_SCHEMA, name)) is not None
+        }
 
     def _record(self, **fields) -> audit_log.AuditRecord:
         gate = self.gate
@@ -91,14 +144,33 @@ class WriteAuditPublish:
         audit_log.record(self.settings, audit)
         return audit
 
-    def _fail(self, stage: str, failures: list[str]) -> NoReturn:
-        audit = self._record(passed=False, failed_stage=stage, failures=failures)
-        listed = "\n".join(f"  - {f}" for f in failures)
-        raise QualityGateFailed(
-            f"Quality gate failed at the {stage} stage; the published gold was left untouched."
-            f"\n{listed}",
-            audit,
+    def _fail(
+        self,
+        stage: str,
+        failures: list[str],
+        published: list[PublishedTable] | None = None,
+        pending: list[str] | None = None,
+    ) -> NoReturn:
+        published, pending = published or [], pending or []
+        audit = self._record(
+            passed=False,
+            failed_stage=stage,
+            failures=failures,
+            tables=[vars(p) for p in published],
         )
+        listed = "\n".join(f"  - {f}" for f in failures)
+        if published:
+            outcome = (
+                f"Publishing stopped after {len(published)} of {len(published) + len(pending)}"
+                f" tables: gold now holds the new version of {', '.join(p.name for p in published)}"
+                f" and the previous one of {', '.join(pending)}. The audited tables are"
+                f" unchanged in {AUDIT_SCHEMA}: run `lakehouse publish --skip-dbt` to publish them."
+            )
+        else:
+            outcome = (
+                f"Quality gate failed at the {stage} stage; the published gold was left untouched."
+            )
+        raise QualityGateFailed(f"{outcome}\n{listed}", audit)
 
 
 def audit_and_publish(

@@ -52,8 +52,12 @@ else:
         st.success(f"Last audit passed ({audit.expectations_evaluated} expectations,"
                    f" {timestamp(audit.finished_at)}): gold was published.")
     else:
+        # A publish that stops part-way has committed some tables (listed in the audit).
+        outcome = ("gold was partly published (tables below)"
+                   if audit.failed_stage == "publish" and audit.tables
+                   else "gold was not published")
         st.error(f"Last audit FAILED at {code(audit.failed_stage or '?')}"
-                 f" ({timestamp(audit.finished_at)}): gold was not published.")
+                 f" ({timestamp(audit.finished_at)}): {outcome}.")
         for failure in audit.failures[:20]:
             st.markdown(f"- {md(failure)}")
     st.dataframe(pipeline_records.audits_frame(records.audits), hide_index=True, width="stretch")

@@ -129,6 +129,7 @@ def test_pipeline_status_shows_runs_audits_counts_and_freshness(empty_lake, open
     errors = " ".join(texts(at, "error"))
     assert "Failed at stage `quality`: 3 expectations failed" in errors
     assert "Last audit FAILED at `expectations`" in errors
+    assert "gold was not published" in errors
     assert any("track\\_id not unique" in m for m in texts(at, "markdown"))
     frames = [df.value for df in at.dataframe]
     runs = frames[0]
@@ -147,6 +148,23 @@ def test_pipeline_status_shows_runs_audits_counts_and_freshness(empty_lake, open
     assert (bronze["table"], bronze["newest record"]) == ("tracks", "2026-11-20 08:30:00 UTC")
     gold = set(freshness[freshness["layer"] == "gold"]["table"])
     assert {"mart_track_search", "dim_artist", "mart_genre_summary"} <= gold
+
+
+def test_pipeline_status_says_when_a_publish_stopped_part_way(empty_lake, open_page):
+    from quality.audit_log import AuditRecord
+    from quality.audit_log import record as record_audit
+
+    write_gold(empty_lake)
+    at_time = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
+    record_audit(empty_lake, AuditRecord(
+        started_at=at_time, finished_at=at_time, passed=False, failed_stage="publish",
+        failures=["publishing mart_track_search: OSError: disk full"], expectations_evaluated=57,
+        tables=[{"name": "dim_track", "audit_version": 4, "published_version": 9}]))
+
+    at = open_page("pipeline_status")
+    errors = " ".join(texts(at, "error"))
+    assert "Last audit FAILED at `publish`" in errors
+    assert "gold was partly published (tables below)" in errors
 
 
 def test_layer_counts_of_the_last_run(empty_lake):

@@ -12,8 +12,9 @@ from lake_support import lake_writer_running
 
 from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
+from lakehouse.supervisor import free_port
 from quality import audit_log
-from quality.publish import AUDIT_SCHEMA, publish_all
+from quality.publish import AUDIT_SCHEMA, audit_tables, publish_all, publish_order
 from quality.write_audit_publish import QualityGateFailed, audit_and_publish
 
 GOLD = ["dim_track", "dim_album", "fct_track_features", "mart_recommender_features"]
@@ -151,3 +152,116 @@ def test_bad_data_fails_the_gate_names_it_and_keeps_published_gold(
     assert not audit.passed
     assert audit.failed_stage == "expectations"
     assert any("energy" in f for f in audit.failures)
+
+
+def test_a_publish_that_stops_part_way_names_what_was_and_was_not_published(
+    built_lakehouse,
+) -> None:
+    """The reviewer's case: gold was overwritten but reported as untouched."""
+    settings, _ = built_lakehouse
+    order = publish_order(audit_tables(settings))
+    broken = order[-1]  # a mart: published last, after the dimensions it references
+    before = {n: table(settings, "gold", n).version() for n in GOLD}
+    target = Path(settings.lake_path("gold", broken))
+    saved = target.with_name(f"{broken}.saved")
+    target.rename(saved)
+    target.write_text("not a Delta table")  # a real failure: delta-rs cannot write here
+    try:
+        with pytest.raises(QualityGateFailed) as failed:
+            audit_and_publish(settings, run_dbt=False)
+    finally:
+        target.unlink()
+        saved.rename(target)
+
+    message = str(failed.value)
+    assert message.startswith(f"Publishing stopped after {len(order) - 1} of {len(order)} tables")
+    assert f"the previous one of {broken}." in message
+    assert "left untouched" not in message
+    assert "lakehouse publish --skip-dbt" in message
+    for name in GOLD:  # committed before the failure, and said so
+        assert table(settings, "gold", name).version() == before[name] + 1
+    audit = audit_log.recent(settings)[0]
+    assert (audit.passed, audit.failed_stage) == (False, "publish")
+    assert [t["name"] for t in audit.tables] == order[:-1]
+    assert any(f"publishing {broken}: " in f for f in audit.failures)
+
+    # The advice works: the audited tables publish as a whole.
+    again = audit_and_publish(settings, run_dbt=False)
+    assert [p.name for p in again.published] == order
+
+
+def test_an_unreachable_metastore_after_every_commit_is_a_warning_not_a_failure(
+    built_lakehouse,
+) -> None:
+    settings, _ = built_lakehouse
+    offline = settings.model_copy(update={"thrift_port": free_port()})
+    before = {n: table(settings, "gold", n).version() for n in GOLD}
+
+    outcome = audit_and_publish(offline, run_dbt=False)
+
+    for name in GOLD:
+        assert table(settings, "gold", name).version() == before[name] + 1
+    (warning,) = outcome.warnings
+    assert "gold was published, but registering gold.<table> in the Spark metastore" in warning
+    audit = audit_log.recent(settings)[0]
+    assert audit.passed and audit.failed_stage is None
+    assert audit.failures == [warning]
+
+
+def test_publish_copies_the_audited_version_not_a_later_one(audit_tables_restored) -> None:
+    settings = audit_tables_restored
+    audited = table(settings, AUDIT_SCHEMA, "dim_track")
+    rows = audited.to_pyarrow_table().num_rows
+    later = audited.to_pyarrow_table().slice(0, 1)
+    write_deltalake(settings.lake_path(AUDIT_SCHEMA, "dim_track"), later, mode="overwrite")
+
+    published = publish_all(settings, versions={"dim_track": audited.version()})
+
+    assert {p.name: p.audit_version for p in published}["dim_track"] == audited.version()
+    assert table(settings, "gold", "dim_track").to_pyarrow_table().num_rows == rows
+
+
+def test_an_audit_table_written_during_the_gate_is_not_published(
+    audit_tables_restored: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain `dbt build` takes no lake lock: a write while the gate reads must not slip through."""
+    from quality import write_audit_publish
+
+    settings = audit_tables_restored
+    before = published_state(settings)
+    real_gate = write_audit_publish.run_gate
+
+    def gate_with_a_concurrent_writer(*args, **kwargs):
+        result = real_gate(*args, **kwargs)
+        data = table(settings, AUDIT_SCHEMA, "dim_track").to_pyarrow_table()
+        write_deltalake(settings.lake_path(AUDIT_SCHEMA, "dim_track"), data, mode="overwrite")
+        return result
+
+    monkeypatch.setattr(write_audit_publish, "run_gate", gate_with_a_concurrent_writer)
+    with pytest.raises(QualityGateFailed) as failed:
+        audit_and_publish(settings, run_dbt=False)
+
+    assert "gold_audit.dim_track changed while the gate read it" in str(failed.value)
+    after = published_state(settings)
+    for name in GOLD:
+        assert after[name][0] == before[name][0], f"{name} version moved"
+
+
+def test_an_invalid_expectations_file_fails_the_audit_cleanly_and_is_recorded(
+    built_lakehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quality import config, gate
+
+    settings, _ = built_lakehouse
+    bad = tmp_path / "expectations.yml"
+    bad.write_text("tables:\n  dim_track:\n    expectations: []\n")  # layer missing
+    monkeypatch.setattr(gate, "load_config", lambda: config.load_config(bad))
+    audits = len(audit_log.recent(settings, limit=1000))
+
+    with pytest.raises(QualityGateFailed) as failed:
+        audit_and_publish(settings, run_dbt=False)
+
+    assert "failed at the expectations stage" in str(failed.value)
+    assert str(bad) in str(failed.value)  # the file to fix
+    assert len(audit_log.recent(settings, limit=1000)) == audits + 1
+    assert audit_log.recent(settings)[0].failed_stage == "expectations"
