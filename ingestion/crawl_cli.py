@@ -128,7 +128,7 @@ def crawl(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Crawl Spotify into MongoDB (the emulator when no credentials are set), incrementally."""
-    from ingestion.crawl import SeedFileError, crawl_endpoint, run_crawl
+    from ingestion.crawl import CrawlBusy, SeedFileError, crawl_endpoint, run_crawl
     from ingestion.mongodb import is_healthy
     from lakehouse.settings import get_settings
 
@@ -148,7 +148,7 @@ def crawl(
             summary = _run_with_progress(
                 run_crawl, settings, endpoint, seeds, artists_per_run, as_json
             )
-        except SeedFileError as exc:
+        except (SeedFileError, CrawlBusy) as exc:
             raise _fail(str(exc)) from exc
     if as_json:
         print(json.dumps(summary.to_dict(), default=str))

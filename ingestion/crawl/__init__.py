@@ -19,12 +19,14 @@ from ingestion.crawl.endpoints import crawl_endpoint, emulator_endpoint, spotify
 from ingestion.crawl.pipeline import Crawler, Progress, ProgressCallback
 from ingestion.crawl.seeds import SeedFileError, read_seed_file
 from ingestion.crawl.summary import CrawlSummary
+from lakehouse.exclusive_lock import LockHeld, exclusive
 from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiEndpoint",
+    "CrawlBusy",
     "CrawlStopped",
     "CrawlSummary",
     "Progress",
@@ -36,6 +38,10 @@ __all__ = [
     "run_crawl",
     "spotify_endpoint",
 ]
+
+
+class CrawlBusy(LockHeld):
+    """Another crawl holds the crawl lock; the message names it."""
 
 
 def new_crawl_id() -> str:
@@ -75,5 +81,13 @@ def run_crawl(
         db = database(settings)
     api = SpotifyApi(endpoint, settings)
     per_run = settings.crawl_artists_per_run if artists_per_run is None else artists_per_run
-    log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
-    return Crawler(api, db, settings, crawl_id, progress).run(entries, per_run)
+    # Crawls share one queue in MongoDB: two at once would take the same pending artists, spend
+    # the rate limit twice and mark each other's run interrupted. One at a time per machine
+    # (the CLI, the pipeline and the interval deployment all come through here).
+    with exclusive(settings, "crawl", f"crawl {crawl_id}", lambda held: CrawlBusy(
+        f"crawl {crawl_id} was refused: another crawl is running on this machine ({held})."
+        " Crawls share one queue in MongoDB; wait for it to finish, then run again."
+    )):
+        log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
+        return Crawler(api, db, settings, crawl_id, progress).run(entries, per_run)
+

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from ingestion_crawl_checks import closure
 
-from ingestion.crawl import emulator_endpoint, run_crawl
+from ingestion.crawl import CrawlBusy, emulator_endpoint, run_crawl
 from ingestion.crawl.store import content_hash
 from ingestion.emulator import EmulatorConfig, running_emulator
 from ingestion.mongodb import client
@@ -79,6 +79,28 @@ def test_rerunning_a_finished_crawl_writes_nothing(crawl_settings, emulator, mon
     after = {d["_id"]: (d["_ingested_at"], d["_crawl_id"]) for d in mongo_db.tracks.find({})}
     assert after == before and first.crawl_id != again.crawl_id
     assert mongo_db.crawl_runs.count_documents({"status": "completed"}) == 2
+
+
+def test_a_second_crawl_at_once_is_refused_and_touches_nothing(crawl_settings, emulator, mongo_db):
+    """Two crawls share one queue: the second would take the same artists and mark the first's
+    run interrupted."""
+    from lakehouse.exclusive_lock import exclusive
+
+    endpoint, seeds = emulator_endpoint(emulator), _seed_names(emulator)
+    with (
+        exclusive(crawl_settings, "crawl", "crawl held-by-test"),
+        pytest.raises(CrawlBusy) as refused,
+    ):
+        run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+    message = str(refused.value)
+    assert "was refused: another crawl is running on this machine (crawl held-by-test, pid" in (
+        message)
+    assert mongo_db.crawl_runs.count_documents({}) == 0
+    assert mongo_db.tracks.count_documents({}) == 0
+    assert sum(emulator.state.stats.by_route.values()) == 0  # not one API call
+
+    done = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds)  # released
+    assert done.completed and done.documents_written > 0
 
 
 def test_runs_are_incremental_in_queue_order(crawl_settings, emulator, mongo_db):
