@@ -22,7 +22,8 @@ harmless (bronze is the log of versions seen). The reverse order could lose a ch
 Writers other than the crawler (mongoimport, a restored dump, hand edits) do not journal.
 `lakehouse export --rescan` finds their documents on either server: it reads the whole collection,
 whatever the watermark, since such a document may be stamped before it. Without a rescan, only
-the `scan` mode's range read from the watermark can see them, and only if stamped after it.
+the `scan` mode's range read can see them, and only if stamped at or after the watermark
+minus the overlap (BRONZE_OVERLAP_S).
 """
 
 from __future__ import annotations
