@@ -1,13 +1,18 @@
 {#- Spotify gives a release date at its precision: "1981" (year), "1981-12" (month) or
     "1981-12-15" (day). As a date we take the first day of the period; an unparseable or zero date
-    ("0000", seen on old catalogue items) stays null instead of failing the run. -#}
+    ("0000", seen on old catalogue items) stays null instead of failing the run. When the stated
+    precision and the string disagree ("1990-05-12" at year precision, "1990" at day, "MONTH"),
+    the coarser of the two wins: it is all that is known for sure. A missing or unknown precision
+    is read from the string's length. -#}
 {% macro release_date_from_precision(date_column, precision_column) -%}
 case when try_cast(substr({{ date_column }}, 1, 4) as int) >= 1 then
-case coalesce({{ precision_column }},
-              case length({{ date_column }}) when 4 then 'year' when 7 then 'month' else 'day' end)
-    when 'year' then try_to_date(concat({{ date_column }}, '-01-01'), 'yyyy-MM-dd')
-    when 'month' then try_to_date(concat({{ date_column }}, '-01'), 'yyyy-MM-dd')
-    else try_to_date({{ date_column }}, 'yyyy-MM-dd')
+case least(
+        case lower({{ precision_column }}) when 'year' then 1 when 'month' then 2 else 3 end,
+        case when length({{ date_column }}) >= 10 then 3
+             when length({{ date_column }}) >= 7 then 2 else 1 end)
+    when 1 then try_to_date(concat(substr({{ date_column }}, 1, 4), '-01-01'), 'yyyy-MM-dd')
+    when 2 then try_to_date(concat(substr({{ date_column }}, 1, 7), '-01'), 'yyyy-MM-dd')
+    else try_to_date(substr({{ date_column }}, 1, 10), 'yyyy-MM-dd')
 end
 end
 {%- endmacro %}

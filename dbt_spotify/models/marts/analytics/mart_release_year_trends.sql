@@ -10,8 +10,9 @@ select
     years.release_year,
     years.album_count,
     count(tracks.track_id) as track_count,
-    avg(case when tracks.explicit then 1.0 when tracks.explicit = false then 0.0 end)
-        as explicit_share,
+    -- a double, not the decimal(6,5) that averaging 1.0/0.0 literals gives (pandas reads that
+    -- as Decimal objects, which JSON encoders reject)
+    avg(cast(tracks.explicit as double)) as explicit_share,
     avg(tracks.duration_ms) as avg_duration_ms,
     avg(tracks.popularity) as avg_track_popularity,
     count(features.track_id) as tracks_with_features,
