@@ -86,6 +86,15 @@ def transform(
     settings = get_settings()
     if audit:
         target_schema = target_schema or AUDIT_SCHEMA
+    if (target_schema or settings.dbt_gold_schema) == settings.gold_schema:
+        # Allowed (a development lake), but consumers read this schema: say it skips the gate.
+        err_console.print(
+            f"[yellow]note:[/] building the marts straight into `{settings.gold_schema}`, which"
+            " Dremio, the app and the recommender read, without the Great Expectations gate."
+            " Use `lakehouse publish` for gated gold, or --audit / --target-schema <schema>.",
+            highlight=False,
+            soft_wrap=True,
+        )
     with Progress(
         TextColumn("[bold]dbt build[/]"),
         BarColumn(),
@@ -131,7 +140,7 @@ def transform(
         raise typer.Exit(1)
 
 
-FRESHNESS_STYLE = {"pass": "green", "warn": "yellow"}
+FRESHNESS_STYLE = {"pass": "green", "warn": "yellow", "empty": "dim"}
 
 
 def _age(seconds: float | None) -> str:

@@ -330,6 +330,20 @@ def registered_bronze_tables(settings: Settings) -> list[str]:
     return [t for t in BRONZE_TABLES if t in names]
 
 
+def _empty_optional_tables(settings: Settings, present: list[str]) -> list[str]:
+    from lakehouse.dbt_sources import OPTIONAL_BRONZE_TABLES, check_identifier
+    from spark_thrift.client import query
+
+    schema = check_identifier(settings.dbt_bronze_schema)
+    # Table names come from the BRONZE_TABLES list, never from input.
+    return [
+        t
+        for t in present
+        if t in OPTIONAL_BRONZE_TABLES
+        and not query(f"SELECT 1 FROM {schema}.{t} LIMIT 1", settings=settings)
+    ]
+
+
 @dataclass(frozen=True)
 class SourceFreshness:
     """One bronze table's freshness: the newest `loaded_at_field` and how old it is."""
@@ -347,6 +361,7 @@ def source_freshness(settings: Settings | None = None) -> list[SourceFreshness]:
     Only the tables registered in the bronze schema are checked: optional tables that were
     never exported (audio features in development mode, the imported CSV) are left out rather
     than reported as failing queries. Run `lakehouse transform` (or export) to register them.
+    An optional table that exists but is empty is reported with status `empty`, not checked.
     """
     settings = settings or get_settings()
     require_thrift(settings)
@@ -356,12 +371,19 @@ def source_freshness(settings: Settings | None = None) -> list[SourceFreshness]:
             f"No bronze table is registered in schema {settings.dbt_bronze_schema}: run the crawl"
             " and `lakehouse export` first."
         )
+    empty = _empty_optional_tables(settings, present)
+    results = [
+        SourceFreshness(t, "empty", None, None, "no rows yet (optional table): not checked")
+        for t in empty
+    ]
+    checked = [t for t in present if t not in empty]
+    if not checked:
+        return results
     # The results come back as data; dbt's own console lines (a STALE error per table) would
     # repeat them, so only its log file gets them.
     args = ["source", "freshness", "--log-level", "none", "--select"]
-    args += [f"source:spotify.{t}" for t in present]
+    args += [f"source:spotify.{t}" for t in checked]
     outcome, _ = _invoke(args, settings)
-    results = []
     for item in getattr(outcome.result, "results", None) or []:
         age = getattr(item, "age", None)
         results.append(

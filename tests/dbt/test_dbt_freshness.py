@@ -10,13 +10,16 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import dbt_catalogue as catalogue
+import pyarrow as pa
 import pytest
-from dbt_fixtures import scoped, write_and_register
+from dbt_fixtures import bronze_writer, scoped, write_and_register
+from deltalake import DeltaTable, write_deltalake
 from lake_support import environment
 from typer.testing import CliRunner
 
 from lakehouse import dbt_runner
 from lakehouse.cli import app
+from lakehouse.dbt_sources import register_bronze_tables
 from lakehouse.settings import Settings
 
 AGES = {"artists": timedelta(days=1), "albums": timedelta(days=10), "tracks": timedelta(days=40)}
@@ -24,13 +27,18 @@ AGES = {"artists": timedelta(days=1), "albums": timedelta(days=10), "tracks": ti
 
 @pytest.fixture(scope="module")
 def aged_bronze(thrift: Settings) -> tuple[Settings, datetime]:
-    """Bronze artists, albums and tracks exported 1, 10 and 40 days ago; no optional tables."""
+    """Bronze artists, albums and tracks exported 1, 10 and 40 days ago; audio_features exists
+    but is empty (a development-mode app); imported_audio_features was never written."""
     settings = scoped(thrift, "fresh")
     now = datetime.now(UTC)
     for entity, age in AGES.items():
         batch = catalogue.BronzeBatch(f"batch-{entity}", now - age)
         batch.add(entity, {"id": f"{entity}-1", "name": entity}, now - age)
         write_and_register(settings, batch)
+    writer = bronze_writer(settings)
+    schema = DeltaTable(writer("artists")).schema().to_arrow()
+    write_deltalake(writer("audio_features"), pa.Table.from_pylist([], schema=pa.schema(schema)))
+    register_bronze_tables(settings, lake_folder=settings.dbt_bronze_schema, require=frozenset())
     return settings, now
 
 
@@ -38,13 +46,16 @@ def test_statuses_follow_each_tables_age(aged_bronze: tuple[Settings, datetime])
     settings, now = aged_bronze
     results = {r.table: r for r in dbt_runner.source_freshness(settings)}
 
-    # audio_features and imported_audio_features were never exported: not checked, not failed.
-    assert set(results) == {"artists", "albums", "tracks"}
+    # imported_audio_features was never exported: not checked, not failed; the empty optional
+    # audio_features has no newest row (dbt would call it an error): reported, not failed.
+    assert set(results) == {"artists", "albums", "tracks", "audio_features"}
     assert {t: r.status for t, r in results.items()} == {
         "artists": "pass",
         "albums": "warn",
         "tracks": "error",
+        "audio_features": "empty",
     }
+    assert results["audio_features"].message == "no rows yet (optional table): not checked"
     for table, age in AGES.items():
         result = results[table]
         assert result.age_s == pytest.approx(age.total_seconds(), abs=600)
@@ -66,6 +77,8 @@ def test_cli_lists_every_table_and_fails_on_the_stale_one(
     assert re.search(r"24\.\d h .* pass", rows["artists"]), rows["artists"]
     assert re.search(r"10\.\d days .* warn", rows["albums"]), rows["albums"]
     assert re.search(r"40\.\d days .* error", rows["tracks"]), rows["tracks"]
+    assert re.search(r"- .* empty", rows["audio_features"]), rows["audio_features"]
+    assert "no rows yet" not in result.output  # not listed among the failures
 
 
 def test_no_bronze_schema_names_the_fix(thrift: Settings) -> None:

@@ -61,6 +61,28 @@ def test_dbt_cli_exits_1_with_the_fix(
     assert "not answering" in result.output and "lakehouse services up" in result.output
 
 
+@pytest.mark.parametrize(
+    ("options", "noted"),
+    [([], True), (["--audit"], False), (["--target-schema", "gold_dev"], False)],
+)
+def test_transform_into_the_published_gold_says_it_skips_the_gate(
+    options: list[str], noted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.settings import get_settings
+
+    monkeypatch.setenv("THRIFT_PORT", str(free_port()))  # stops right after the note
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["transform", *options])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert ("straight into `gold`" in output) is noted
+    assert ("without the Great Expectations gate" in output) is noted
+
+
 def test_missing_bronze_tables_are_named(settings: Settings, tmp_path) -> None:
     empty = settings.model_copy(update={"lake_root": str(tmp_path / "lake")})
     with pytest.raises(BronzeMissingError, match="albums, artists, tracks") as exc:
