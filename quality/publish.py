@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from lakehouse import exclusive_lock
 from lakehouse.lake import delta_tables
-from lakehouse.settings import Settings
+from lakehouse.settings import REPO_ROOT, Settings
 from spark_thrift.client import query
 
 AUDIT_SCHEMA = "gold_audit"
 PUBLISHED_SCHEMA = "gold"
+MARTS_DIR = REPO_ROOT / "dbt_spotify" / "models" / "marts"
 
 
 @dataclass
@@ -32,9 +33,19 @@ class PublishedTable:
     rows: int
 
 
+def project_marts() -> set[str]:
+    """The gold models of the dbt project (a model's name is its file's stem)."""
+    return {path.stem for path in MARTS_DIR.rglob("*.sql")}
+
+
 def audit_tables(settings: Settings, audit_schema: str = AUDIT_SCHEMA) -> list[str]:
-    """The Delta tables dbt built in the audit schema, found by path (views have no path)."""
-    return delta_tables(settings, audit_schema)
+    """The Delta tables dbt built in the audit schema for the project's current marts.
+
+    Found by path (views have no path). dbt never drops the table of a model that was removed or
+    renamed: its folder stays in the audit schema, unchecked by the gate, and is not published.
+    """
+    marts = project_marts()
+    return [name for name in delta_tables(settings, audit_schema) if name in marts]
 
 
 # Publish order by name prefix: dimensions before what references them.

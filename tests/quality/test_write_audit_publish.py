@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -265,3 +266,18 @@ def test_an_invalid_expectations_file_fails_the_audit_cleanly_and_is_recorded(
     assert str(bad) in str(failed.value)  # the file to fix
     assert len(audit_log.recent(settings, limit=1000)) == audits + 1
     assert audit_log.recent(settings)[0].failed_stage == "expectations"
+
+
+def test_a_table_left_by_a_removed_model_is_not_published(built_lakehouse) -> None:
+    """dbt never drops the relation of a removed or renamed model; the gate does not check it."""
+    settings, _ = built_lakehouse
+    stray = Path(settings.lake_path(AUDIT_SCHEMA, "mart_removed_model"))
+    write_deltalake(str(stray), pa.table({"x": [1, 2]}))
+    try:
+        assert "mart_removed_model" not in audit_tables(settings)
+        published = publish_all(settings)
+    finally:
+        shutil.rmtree(stray)
+    assert "mart_removed_model" not in {p.name for p in published}
+    assert not DeltaTable.is_deltatable(settings.lake_path("gold", "mart_removed_model"))
+    assert set(GOLD) <= {p.name for p in published}
