@@ -60,12 +60,11 @@ class WriteAuditPublish:
 
     def write(self, *, full_refresh: bool = False) -> None:
         from lakehouse import dbt_runner
-
-        # The pipeline's production build: data tests gate the data; the unit tests only change
-        # with the code and run in the test suite and `lakehouse transform`.
         from lakehouse.dbt_sources import BronzeMissingError
         from lakehouse.supervisor import ServiceError
 
+        # The pipeline's production build: data tests gate the data; the unit tests only change
+        # with the code and run in the test suite and `lakehouse transform`.
         try:
             summary = dbt_runner.build(
                 self.settings, gold_schema=AUDIT_SCHEMA, full_refresh=full_refresh, unit_tests=False
