@@ -287,13 +287,11 @@ class SpotifyApi:
 
     def _wait_for(self, state: RetryCallState) -> float:
         exc = state.outcome.exception()
-        if isinstance(exc, _Transient) and exc.kind == "429":
-            # 429s do not count as failed attempts, so only the wait budget ends a run of them:
-            # a floor (> 0, enforced by Settings) keeps `Retry-After: 0` from looping forever.
+        if isinstance(exc, _Transient) and (exc.kind == "429" or exc.retry_after is not None):
+            # A 429, or e.g. a 503 from the token endpoint that says when to come back. 429s do
+            # not count as failed attempts, so only the wait budget ends a run of them: a floor
+            # (> 0, enforced by Settings) keeps `Retry-After: 0` from looping forever.
             return max(exc.retry_after or 0.0, self.settings.crawl_min_retry_after_s)
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            # e.g. a 503 from the token endpoint that says when to come back
-            return max(exc.retry_after, self.settings.crawl_min_retry_after_s)
         backoff = wait_random_exponential(
             multiplier=self.settings.crawl_backoff_base_s, max=self.settings.crawl_backoff_max_s
         )
