@@ -97,7 +97,7 @@ async def _guard(request: Request) -> FaultDraw:
     if retry_after is not None:
         state.stats.rate_limited += 1
         raise ApiError(429, "API rate limit exceeded", {"Retry-After": str(retry_after)})
-    draw = state.faults.draw(config.faults)
+    draw = _draw_fault(state)
     if draw.slow:
         state.stats.injected["slow"] += 1
         await asyncio.sleep(config.faults.slow_s)
@@ -109,6 +109,31 @@ async def _guard(request: Request) -> FaultDraw:
         state.stats.injected[str(draw.status)] += 1
         raise ApiError(draw.status, "Service unavailable" if draw.status == 503 else "Server error")
     return draw
+
+
+def _draw_fault(state: EmulatorState) -> FaultDraw:
+    """The injected fault of this request, if any (none while `clean_requests` lasts)."""
+    faults = state.config.faults
+    if faults.clean_requests > 0:
+        faults.clean_requests -= 1  # one event loop serves the app: no race on the counter
+        return FaultDraw()
+    return state.faults.draw(faults)
+
+
+def _album_fault(state: EmulatorState, album_id: str) -> int | None:
+    """The configured answer of an album that is listed but not served (None: served)."""
+    status = state.config.album_faults.get(album_id)
+    if status is not None:
+        state.stats.injected[f"album_{status}"] += 1
+    return status
+
+
+def _raise_album_fault(state: EmulatorState, album_id: str) -> None:
+    status = _album_fault(state, album_id)
+    if status == 404:  # Spotify's answer for an album id it does not know (any more)
+        raise ApiError(404, "Resource not found")
+    if status is not None:
+        raise ApiError(status, "Service unavailable" if status == 503 else "Server error")
 
 
 def _reply(request: Request, draw: FaultDraw, payload: object) -> Response:
@@ -235,8 +260,13 @@ async def several_albums(request: Request, draw: Guarded) -> Response:
     st = _state(request)
     ids = _batch_ids(request, "albums")
     cat, base = st.catalogue, str(request.base_url).rstrip("/")
+    failing = [i for i in ids if st.config.album_faults.get(i, 0) >= 500]
+    if failing:  # an album whose requests fail takes its whole batch down with it
+        _raise_album_fault(st, failing[0])
+    # Unknown ids and albums that are gone (album_faults 404) are null, as Spotify answers.
     items = [
-        render.album_full(cat, cat.albums[i], st.config.mode, base) if i in cat.albums else None
+        render.album_full(cat, cat.albums[i], st.config.mode, base)
+        if i in cat.albums and _album_fault(st, i) is None else None
         for i in ids
     ]
     return _reply(request, draw, {"albums": items})
@@ -246,6 +276,7 @@ async def several_albums(request: Request, draw: Guarded) -> Response:
 async def one_album(request: Request, album_id: str, draw: Guarded):
     st = _state(request)
     album = _lookup(st.catalogue.albums, album_id)
+    _raise_album_fault(st, album_id)
     base = str(request.base_url).rstrip("/")
     return _reply(request, draw, render.album_full(st.catalogue, album, st.config.mode, base))
 
@@ -254,6 +285,7 @@ async def one_album(request: Request, album_id: str, draw: Guarded):
 async def album_tracks(request: Request, album_id: str, draw: Guarded):
     st = _state(request)
     album = _lookup(st.catalogue.albums, album_id)
+    _raise_album_fault(st, album_id)
     limit = _int_param(request, "limit", 20, 1, 50)
     offset = _int_param(request, "offset", 0, 0, 100_000)
     base = str(request.base_url).rstrip("/")

@@ -34,6 +34,9 @@ class FaultConfig:
     token_failures: int = 0
     token_failure_status: int = 503
     token_retry_after_s: int | None = None
+    # The next `clean_requests` /v1 requests get no injected fault (counted down, then the
+    # shares above apply): lets a test break a run part-way, after its first chunk, say.
+    clean_requests: int = 0
 
     def validate(self) -> None:
         for name in ("rate_429", "rate_5xx", "rate_slow", "rate_truncated", "rate_malformed"):
@@ -44,6 +47,8 @@ class FaultConfig:
             raise ValueError("fault rates 429 + 5xx + truncated + malformed must add up to <= 1")
         if self.token_failures < 0 or not 400 <= self.token_failure_status <= 599:
             raise ValueError("token_failures must be >= 0 and token_failure_status a 4xx/5xx code")
+        if self.clean_requests < 0:
+            raise ValueError("clean_requests must be >= 0")
 
 
 @dataclass
@@ -58,6 +63,11 @@ class EmulatorConfig:
     # False: a development-mode app whose owner lacks Spotify Premium; Spotify then answers
     # 403 to EVERY /v1 call (SPOTIFY_API.md) while still handing out tokens.
     owner_premium: bool = True
+    # Albums Spotify still lists under their artists but no longer serves: album id -> the
+    # status GET /albums/{id} and /albums/{id}/tracks answer. 404 = gone: Spotify's 404
+    # `Resource not found` there and a `null` entry in GET /albums?ids= (as for any id it does
+    # not know). 5xx = that album's requests fail (a batch including it answers the same).
+    album_faults: dict[str, int] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +77,9 @@ class EmulatorConfig:
         if not self.owner_premium and self.mode != DEVELOPMENT:
             raise ValueError("owner_premium=False applies to development-mode apps only: "
                              "set mode='development'")
+        for album_id, status in self.album_faults.items():
+            if status != 404 and not 500 <= status <= 599:
+                raise ValueError(f"album_faults[{album_id!r}]={status}: use 404 or a 5xx status")
         self.faults.validate()
 
 

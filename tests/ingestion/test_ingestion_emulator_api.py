@@ -202,3 +202,41 @@ def test_invalid_configuration_is_refused_with_the_reason(small_catalogue):
         EmulatorConfig(mode="sandbox").validate()
     with pytest.raises(ValueError, match="rate_429"):
         FaultConfig(rate_429=1.5).validate()
+
+
+def test_albums_listed_but_not_served_answer_404_null_or_their_5xx(api, emulator):
+    """`album_faults`: an album its artists still list that GET /albums/{id} answers 404 for
+    (and GET /albums?ids= with null), as Spotify does for ids it does not know; or 5xx."""
+    cat = emulator.catalogue
+    artist = _some_artist(emulator, min_releases=1)
+    gone, kept = (a for a, _group in cat.releases[artist.id][:2])
+    emulator.config.album_faults = {gone: 404}
+    try:
+        listed = api.get(f"artists/{artist.id}/albums", limit=50).json()["items"]
+        assert gone in [a["id"] for a in listed]
+        for path in (f"albums/{gone}", f"albums/{gone}/tracks"):
+            answer = api.get(path)
+            assert answer.status_code == 404
+            assert answer.json() == {"error": {"status": 404, "message": "Resource not found"}}
+        batch = api.get("albums/", ids=f"{gone},{kept}").json()["albums"]
+        assert batch[0] is None and batch[1]["id"] == kept
+        assert emulator.state.stats.injected["album_404"] == 3
+        emulator.config.album_faults = {gone: 503}
+        assert api.get(f"albums/{gone}").status_code == 503
+        whole = api.get("albums/", ids=f"{kept},{gone}")
+        assert whole.status_code == 503 and whole.json()["error"]["status"] == 503
+    finally:
+        emulator.config.album_faults = {}
+    assert api.get(f"albums/{gone}").json()["id"] == gone
+    with pytest.raises(ValueError, match="use 404 or a 5xx"):
+        EmulatorConfig(album_faults={gone: 403}).validate()
+
+
+def test_clean_requests_delay_the_injected_faults(small_catalogue):
+    faults = FaultConfig(rate_5xx=1.0, clean_requests=3)
+    with running_emulator(small_catalogue, EmulatorConfig(faults=faults)) as handle:
+        api = Api(handle)  # the token endpoint is not /v1: it does not count
+        artist = next(iter(handle.catalogue.artists))
+        statuses = [api.get(f"artists/{artist}").status_code for _ in range(5)]
+    assert statuses[:3] == [200] * 3 and all(s >= 500 for s in statuses[3:])
+    assert faults.clean_requests == 0
