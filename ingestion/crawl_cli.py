@@ -205,7 +205,8 @@ def _print_summary(s: CrawlSummary) -> None:
         f"\n[bold]Crawl {s.crawl_id}[/] ({s.source}, {s.mode} mode) in {s.elapsed_s:.1f}s: "
         f"{s.artists_done} artists done, {len(s.artists_failed)} failed, "
         f"{s.artists_not_found} not found, {s.artists_pending} still queued "
-        f"({s.artists_discovered} newly discovered).",
+        f"({s.artists_discovered} newly discovered); {s.albums_completed} albums stored, "
+        f"{s.albums_given_up} given up as not found.",
         highlight=False,
     )
     requests = Table("endpoint", "requests", title="API requests")
@@ -235,6 +236,13 @@ def _print_summary(s: CrawlSummary) -> None:
     for failed in s.artists_failed:
         console.print(
             f"[red]failed artist[/] {failed['artist_id']}: {failed['reason']} (retried next run)",
+            highlight=False,
+        )
+    if s.albums_given_up:
+        console.print(
+            f"[yellow]albums given up[/] {s.albums_given_up}: the API answered 404 / null for "
+            "them in CRAWL_ALBUM_GIVE_UP_AFTER runs; they are skipped from now on "
+            "(crawl_albums status not_found; docs/ingestion.md says how to retry them)",
             highlight=False,
         )
     if s.stopped_reason:

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     crawl_name_match_min_score: float = Field(
         90.0, description="Fuzzy score (0-100) a search hit needs when no name matches exactly"
     )
+    crawl_album_give_up_after: int = Field(
+        3, ge=0, description="Runs in which an album must answer 404 / null (gone) before it is"
+        " given up and no longer fails its artists; 0 = never give up"
+    )
 
     # --- bronze export (ingestion/bronze_export.py) -------------------------------------------
     bronze_overlap_s: int = Field(

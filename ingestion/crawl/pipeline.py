@@ -6,6 +6,10 @@ request per album or track. Per chunk: list every page of each artist's albums -
 albums not already complete -> follow every page of their tracks -> full tracks -> audio
 features -> the docs of every artist credited on them. Data is written before the markers that
 say it is complete, so a kill at any point only means the next run redoes the chunk.
+
+A failed album fails its artists (retried next run), except when the API says the album does
+not exist (404 / null) in `crawl_album_give_up_after` runs: it is then given up, skipped from
+then on, and no longer keeps its artists failed.
 """
 
 from __future__ import annotations
@@ -61,10 +65,14 @@ class _Chunk:
     album_tracks: dict[str, list[dict]] = field(default_factory=dict)  # album -> simple tracks
 
     def fail_album(self, album_id: str, reason: str) -> None:
-        self.albums.pop(album_id, None)
-        self.album_tracks.pop(album_id, None)
+        self.drop_album(album_id)
         for artist_id in self.owners.get(album_id, ()):
             self.failed.setdefault(artist_id, reason)
+
+    def drop_album(self, album_id: str) -> None:
+        """Leave the album out of this chunk without failing its artists (given up)."""
+        self.albums.pop(album_id, None)
+        self.album_tracks.pop(album_id, None)
 
 
 class _Writer:
@@ -101,6 +109,10 @@ class Crawler:
         self.features_reason: str | None = None  # why no features this run (None: available)
         self.fetched_artists: set[str] = set()
         self.completed_albums: set[str] = set()  # this run, possibly not yet written
+        self.given_up_albums: set[str] = set()  # this run (already written)
+        # Albums answered 404 / null in this run -> (reason, runs with that answer so far):
+        # counted once per run, and a later chunk listing them again does not ask again.
+        self.not_found_albums: dict[str, tuple[str, int]] = {}
         self.in_flight: set[str] = set()  # artists fetched, waiting for the writer
         self.writer = _Writer()
 
@@ -312,13 +324,15 @@ class Crawler:
             for album in items:
                 chunk.owners.setdefault(album["id"], set()).add(artist_id)
         listed = set(chunk.owners)
-        already = (listed & self.completed_albums) | self.state.complete_albums(
-            listed - self.completed_albums)
-        for album_id in already:  # complete from an earlier chunk or run: nothing to fetch
+        this_run = self.completed_albums | self.given_up_albums
+        already = (listed & this_run) | self.state.settled_albums(listed - this_run)
+        for album_id in already:  # complete or given up, this run or earlier: nothing to fetch
             chunk.owners.pop(album_id)
 
     def _fetch_albums(self, chunk: _Chunk) -> None:
-        wanted = list(chunk.owners)
+        wanted = [a for a in chunk.owners if a not in self.not_found_albums]
+        for album_id in [a for a in chunk.owners if a in self.not_found_albums]:
+            self._album_not_found(chunk, album_id, self.not_found_albums[album_id][0])
         if self.mode == EXTENDED:
             for batch in _chunks(wanted, self.settings.crawl_batch_albums):
                 try:
@@ -328,8 +342,8 @@ class Crawler:
                         self._album_failed(chunk, album_id, f"albums batch: {exc.reason}")
                     continue
                 for album_id, album in zip(batch, answers, strict=False):
-                    if album is None:
-                        self._album_failed(chunk, album_id, "album not returned (null)")
+                    if album is None:  # Spotify's answer for an id it does not know
+                        self._album_not_found(chunk, album_id, "album not returned (null)")
                     else:
                         chunk.albums[album_id] = album
             return
@@ -337,7 +351,10 @@ class Crawler:
             try:
                 chunk.albums[album_id] = self.api.album(album_id)
             except RequestFailed as exc:
-                self._album_failed(chunk, album_id, f"album: {exc.reason}")
+                if exc.status == 404:
+                    self._album_not_found(chunk, album_id, f"album: {exc.reason}")
+                else:
+                    self._album_failed(chunk, album_id, f"album: {exc.reason}")
 
     def _follow_track_pages(self, chunk: _Chunk) -> None:
         for album_id, album in list(chunk.albums.items()):
@@ -472,6 +489,28 @@ class Crawler:
         owner = next(iter(sorted(chunk.owners.get(album_id, ()))), None)
         self.state.record_failure("album", album_id, reason, owner)
         chunk.fail_album(album_id, reason)
+
+    def _album_not_found(self, chunk: _Chunk, album_id: str, reason: str) -> None:
+        """The API says the album does not exist (GET /albums/{id} 404, null in GET /albums).
+
+        Any other failure (5xx or network trouble after the retries, ...) fails its artists,
+        who are retried on every run; a gone album would keep them failed forever. So once
+        `crawl_album_give_up_after` runs (since it last worked) had this answer, the album is
+        given up: its artists are done without it, later runs skip it like a complete one."""
+        owners = sorted(chunk.owners.get(album_id, ()))
+        if album_id not in self.not_found_albums:  # count each run once, whatever the chunks
+            runs = self.state.record_album_not_found(album_id, reason,
+                                                     owners[0] if owners else None)
+            self.not_found_albums[album_id] = (reason, runs)
+        runs, limit = self.not_found_albums[album_id][1], self.settings.crawl_album_give_up_after
+        if limit and runs >= limit:
+            self.state.give_up_album(album_id, reason, runs, owners)
+            self.given_up_albums.add(album_id)
+            self.summary.albums_given_up += 1
+            chunk.drop_album(album_id)
+            return
+        left = f", {runs} of {limit} runs before it is given up" if limit else ""
+        chunk.fail_album(album_id, f"album {album_id} not found ({reason}{left})")
 
     def _artist_failed(self, artist_id: str, reason: str, status: str) -> None:
         self.state.mark_artist_failed(artist_id, reason, status)

@@ -3,8 +3,11 @@
 - crawl_runs: one document per run (mode, counts, stop reason)
 - crawl_seeds: each seed line -> resolved artist id, or unresolved with the reason
 - crawl_artists: the work queue, per artist: pending/done/failed/not_found, attempts, last error
-- crawl_albums: albums whose tracks and features are all stored (skipped by later artists)
-- crawl_failures: every failed work item with its reason and attempts (retried next run)
+- crawl_albums: albums whose tracks and features are all stored (`done`), or that the API
+  answered 404 / null for in `crawl_album_give_up_after` runs (`not_found`: given up); both
+  are skipped by later artists
+- crawl_failures: every failed work item with its reason and attempts (retried next run);
+  `resolved` with `resolution` `succeeded` (a retry worked) or `given_up` (album gone)
 - crawl_track_features: tracks without audio features, and why
 
 Everything is an idempotent upsert, so a run killed at any point (kill -9) leaves a state the
@@ -16,10 +19,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
 
 PENDING, DONE, FAILED, NOT_FOUND = "pending", "done", "failed", "not_found"
+SUCCEEDED, GIVEN_UP = "succeeded", "given_up"  # how a crawl_failures record was resolved
 
 
 def _now() -> datetime:
@@ -116,11 +120,29 @@ class CrawlState:
         )
 
     # -- albums -------------------------------------------------------------------------------
-    def complete_albums(self, album_ids: list[str] | set[str]) -> set[str]:
+    def settled_albums(self, album_ids: list[str] | set[str]) -> set[str]:
+        """Albums nothing is fetched for any more: complete (done) or given up (not_found)."""
         if not album_ids:
             return set()
-        found = self.albums.find({"_id": {"$in": list(album_ids)}, "status": DONE}, {"_id": 1})
+        found = self.albums.find(
+            {"_id": {"$in": list(album_ids)}, "status": {"$in": [DONE, NOT_FOUND]}}, {"_id": 1})
         return {d["_id"] for d in found}
+
+    def give_up_album(self, album_id: str, reason: str, not_found_runs: int,
+                      artist_ids: list[str]) -> None:
+        """The API said the album does not exist in `not_found_runs` runs: stop asking for it.
+        `artists` = the artists that listed it then (whom to set pending again on a reset)."""
+        self.albums.update_one(
+            {"_id": album_id},
+            {"$set": {"status": NOT_FOUND, "reason": reason, "not_found_runs": not_found_runs,
+                      "artists": artist_ids, "crawl_id": self.crawl_id, "updated_at": _now()}},
+            upsert=True,
+        )
+        self.failures.update_one(
+            {"_id": f"album:{album_id}"},
+            {"$set": {"resolved": True, "resolution": GIVEN_UP, "resolved_at": _now(),
+                      "resolved_by": self.crawl_id}},
+        )
 
     def mark_albums_done(self, tracks_by_album: dict[str, int]) -> None:
         ops = [
@@ -142,11 +164,30 @@ class CrawlState:
             upsert=True,
         )
 
+    def record_album_not_found(self, album_id: str, reason: str, artist_id: str | None) -> int:
+        """Record a 404 / null answer for an album (call once per run); returns how many runs
+        have now had one since the album last succeeded (`not_found_runs`)."""
+        doc = self.failures.find_one_and_update(
+            {"_id": f"album:{album_id}"},
+            {"$set": {"kind": "album", "item_id": album_id, "reason": reason,
+                      "artist_id": artist_id, "resolved": False, "crawl_id": self.crawl_id,
+                      "last_failed_at": _now()},
+             "$setOnInsert": {"first_failed_at": _now()},
+             "$inc": {"attempts": 1, "not_found_runs": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["not_found_runs"])
+
     def resolve_failures(self, kind: str, item_ids: list[str] | set[str]) -> None:
         if item_ids:
+            # A success also clears the count of "not found" answers: only runs since the album
+            # last worked count towards giving it up.
             self.failures.update_many(
                 {"_id": {"$in": [f"{kind}:{i}" for i in item_ids]}, "resolved": False},
-                {"$set": {"resolved": True, "resolved_at": _now(), "resolved_by": self.crawl_id}},
+                {"$set": {"resolved": True, "resolution": SUCCEEDED, "resolved_at": _now(),
+                          "resolved_by": self.crawl_id},
+                 "$unset": {"not_found_runs": ""}},
             )
 
     def open_failures(self, kind: str) -> list[str]:
