@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from ingestion_crawl_checks import closure
+from ingestion_crawl_checks import closure, snapshot
 
 from ingestion.crawl import CrawlBusy, emulator_endpoint, run_crawl
 from ingestion.crawl.store import content_hash
@@ -211,18 +211,61 @@ def test_bad_responses_are_recorded_as_failures_and_retried_next_run(
 
 
 def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, emulator,
-                                                               mongo_db):
-    settings = crawl_settings.model_copy(update={"crawl_max_total_wait_s": 5.0})
-    emulator.config.faults.rate_429, emulator.config.faults.retry_after_s = 1.0, 120
-    try:
-        summary = run_crawl(settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
-                            seeds=_seed_names(emulator))
-    finally:
-        emulator.config.faults.rate_429, emulator.config.faults.retry_after_s = 0.0, 0
+                                                               mongo_db, ferretdb):
+    """429s start once the first chunk (2 of 4 seed artists) is fetched; their Retry-After
+    exceeds the wait budget: the run stops, the fetched chunk is stored and marked done, the
+    rest stays pending, and the next run completes it as a clean crawl would."""
+    seeds = _seed_names(emulator, 4)
+    settings = crawl_settings.model_copy(update={"crawl_max_total_wait_s": 5.0,
+                                                 "crawl_chunk_artists": 2})
+    endpoint, faults = emulator_endpoint(emulator), emulator.config.faults
+    scratch = f"{mongo_db.name}_ref"
+    with client(ferretdb) as mongo:
+        try:
+            # What the first chunk costs and stores: the same crawl, limited to that chunk.
+            first = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds,
+                              artists_per_run=2)
+            assert first.completed and first.artists_done == 2
+            first_chunk = snapshot(mongo[scratch])
+            mongo.drop_database(scratch)
+            # The same requests again, then every answer is a 429 asking for 120 s.
+            faults.clean_requests, faults.rate_429 = first.requests_total, 1.0
+            faults.retry_after_s = 120
+            try:
+                stopped = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+            finally:
+                faults.clean_requests, faults.rate_429, faults.retry_after_s = 0, 0.0, 0
+            _assert_stopped_after_the_first_chunk(stopped, mongo_db, emulator, first_chunk)
+            assert stopped.requests_total == first.requests_total + 1  # the refused one
+
+            resumed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+            assert resumed.completed and not resumed.artists_failed
+            assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
+            clean = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds)
+            assert clean.completed
+            assert snapshot(mongo_db) == snapshot(mongo[scratch])
+        finally:
+            mongo.drop_database(scratch)
+
+
+def _assert_stopped_after_the_first_chunk(summary, db, emulator, first_chunk) -> None:
     assert not summary.completed and "wait budget" in summary.stopped_reason
-    assert summary.rate_limited == 1 and summary.waited_s == 0
-    run = mongo_db.crawl_runs.find_one({"_id": summary.crawl_id})
+    assert summary.rate_limited == 1 and summary.waited_s == 0  # the first 429 stopped it
+    run = db.crawl_runs.find_one({"_id": summary.crawl_id})
     assert run["status"] == "stopped" and "wait budget" in run["stopped_reason"]
+    # Exactly what the first chunk stores: its artists' releases, their tracks, credits.
+    assert snapshot(db) == first_chunk and first_chunk["tracks"]
+    cat = emulator.catalogue
+    seed_ids = [db.crawl_seeds.find_one({"_id": a.name})["artist_id"]
+                for a in list(cat.artists.values())[:4]]
+    albums = {a for artist in seed_ids[:2] for a, _group in cat.releases[artist]}
+    assert set(first_chunk["albums"]) == albums
+    assert set(first_chunk["tracks"]) == {t for a in albums for t in cat.albums[a].track_ids}
+    assert set(seed_ids[:2]) <= set(first_chunk["artists"])
+    status = {d["_id"]: d["status"] for d in db.crawl_artists.find({})}
+    assert [status[a] for a in seed_ids] == ["done", "done", "pending", "pending"]
+    assert summary.artists_done == 2 and "failed" not in status.values()
+    assert db.crawl_failures.count_documents({}) == 0
 
 
 def test_endless_429s_with_retry_after_0_end_on_the_wait_budget(crawl_settings, emulator,
