@@ -65,12 +65,13 @@ def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> di
         logger.info("crawling %s (%s)", endpoint.api_url, endpoint.source)
         summary = run_crawl(settings, endpoint=endpoint, artists_per_run=artists_per_run)
     logger.info(
-        "crawl %s: mode %s, %d artists done, %d failed, %d requests (%d x 429), "
-        "%d documents written, features available: %s",
+        "crawl %s: mode %s, %d artists done, %d failed, %d albums given up (gone), "
+        "%d requests (%d x 429), %d documents written, features available: %s",
         summary.crawl_id,
         summary.mode,
         summary.artists_done,
         len(summary.artists_failed),
+        summary.albums_given_up,
         summary.requests_total,
         summary.rate_limited,
         summary.documents_written,
