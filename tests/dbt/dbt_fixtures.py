@@ -149,3 +149,25 @@ def catalogue_runs(thrift: Settings) -> CatalogueRuns:
 
 def sql(settings: Settings, statement: str) -> list[tuple]:
     return query(statement, settings=settings)
+
+
+def declared_gold_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each gold model's columns and types as its folder's YAML declares them (the contract)."""
+    import yaml
+
+    declared: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted((dbt_runner.DBT_PROJECT_DIR / "models" / "marts").rglob("_*__models.yml")):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            declared[model["name"]] = [(c["name"], c["data_type"]) for c in model["columns"]]
+    return declared
+
+
+def described_columns(settings: Settings, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of a table's columns, in order, as Spark describes them."""
+    rows = sql(settings, f"DESCRIBE {schema}.{table}")
+    columns: list[tuple[str, str]] = []
+    for name, data_type, _comment in rows:
+        if not name or name.startswith("#"):  # partition/detail sections follow a blank row
+            break
+        columns.append((name, data_type))
+    return columns

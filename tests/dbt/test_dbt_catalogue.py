@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbt_fixtures import GOLD_TABLES, CatalogueRuns, by_key, sql
+from dbt_fixtures import (
+    GOLD_TABLES,
+    CatalogueRuns,
+    by_key,
+    declared_gold_columns,
+    described_columns,
+    sql,
+)
 
 pytestmark = pytest.mark.services
 
@@ -202,3 +209,14 @@ def test_column_docs_are_persisted(catalogue_runs: CatalogueRuns) -> None:
     comments = {name: comment for name, _type, comment in rows if name and not name.startswith("#")}
     assert comments["track_id"] == "Spotify track id."
     assert comments["features_source"].startswith("Where the track's audio features come from")
+
+
+def test_gold_columns_have_the_declared_types(catalogue_runs: CatalogueRuns) -> None:
+    # The contract consumers rely on (docs/contracts.md): every gold table has exactly the columns
+    # and types its YAML declares, in that order (e.g. explicit_share a double, not a decimal).
+    settings = catalogue_runs.settings
+    declared = declared_gold_columns()
+    assert set(declared) == set(GOLD_TABLES)
+    for table in GOLD_TABLES:
+        described = described_columns(settings, settings.dbt_gold_schema, table)
+        assert described == declared[table], table

@@ -3,12 +3,15 @@ all) still builds; a failing dbt test stops the models that depend on it."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import dbt_catalogue as cat
 import pytest
-from dbt_fixtures import build, by_key, scoped, table_rows, write_and_register
+from dbt_fixtures import build, by_key, described_columns, scoped, table_rows, write_and_register
 
+from lakehouse import dbt_runner
 from lakehouse.settings import Settings
 
 pytestmark = pytest.mark.services
@@ -72,6 +75,35 @@ def test_development_mode_catalogue_builds_with_nulls(dev_settings: Settings) ->
     }
     assert table_rows(dev_settings, gold, "fct_track_features") == []
     assert table_rows(dev_settings, gold, "mart_label_summary") == []
+
+
+def test_a_type_drift_in_gold_fails_the_contract_and_keeps_the_table(
+    dev_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of the project whose mart computes explicit_share as a decimal (the bug the contract
+    # now guards against): dbt must refuse to write it, and gold keeps the last good table.
+    gold = dev_settings.dbt_gold_schema
+    before = table_rows(dev_settings, gold, "mart_release_year_trends")
+    assert before, "the development-mode build above wrote the mart"
+    project = tmp_path / "dbt_spotify"
+    shutil.copytree(dbt_runner.DBT_PROJECT_DIR, project,
+                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    model = project / "models" / "marts" / "analytics" / "mart_release_year_trends.sql"
+    good = "avg(cast(tracks.explicit as double)) as explicit_share"
+    assert good in model.read_text()
+    model.write_text(model.read_text().replace(
+        good, "avg(case when tracks.explicit then 1.0 else 0.0 end) as explicit_share"))
+    monkeypatch.setattr(dbt_runner, "DBT_PROJECT_DIR", project)
+
+    summary = build(dev_settings, select=["mart_release_year_trends"], unit_tests=False)
+
+    assert not summary.success
+    assert summary.status_of("mart_release_year_trends") == "error"
+    message = next(n.message for n in summary.failed_nodes if n.name == "mart_release_year_trends")
+    assert "contract" in message.lower() and "explicit_share" in message, message
+    assert ("explicit_share", "double") in described_columns(dev_settings, gold,
+                                                             "mart_release_year_trends")
+    assert table_rows(dev_settings, gold, "mart_release_year_trends") == before
 
 
 def test_failing_test_stops_dependent_models(dev_settings: Settings) -> None:
