@@ -73,6 +73,13 @@ def test_development_mode_catalogue_builds_with_nulls(dev_settings: Settings) ->
         ("ar_a", None, None),
         ("ar_b", None, None),
     }
+    # Alpha's payload has no `genres` key (deprecated field): unknown, not "none" like Beta's [].
+    dim = by_key(table_rows(dev_settings, gold, "dim_artist"), "artist_id")
+    assert (dim["ar_a"]["genres"], dim["ar_a"]["genre_count"]) == (None, None)
+    assert (dim["ar_b"]["genres"], dim["ar_b"]["genre_count"]) == ("[]", 0)
+    counts = {r["entity"]: r["row_count"] for r in table_rows(dev_settings, gold,
+                                                              "mart_entity_counts")}
+    assert counts["artists_without_genres"] == 1
     assert table_rows(dev_settings, gold, "fct_track_features") == []
     assert table_rows(dev_settings, gold, "mart_label_summary") == []
 

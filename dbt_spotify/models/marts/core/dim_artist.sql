@@ -27,8 +27,10 @@ credited as (
 select
     coalesce(crawled.artist_id, credited.artist_id) as artist_id,
     coalesce(crawled.artist_name, credited.artist_name) as artist_name,
-    crawled.clean_genres as genres,
-    case when crawled.artist_id is not null then size(crawled.clean_genres) end as genre_count,
+    -- Spotify marks artist.genres deprecated: a payload without the key says nothing about the
+    -- artist's genres, so it stays null (unknown), unlike an empty list (none).
+    case when crawled.genres is not null then crawled.clean_genres end as genres,
+    case when crawled.genres is not null then size(crawled.clean_genres) end as genre_count,
     crawled.popularity,
     crawled.followers,
     crawled.image_url,
