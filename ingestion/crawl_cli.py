@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -125,6 +126,11 @@ def crawl(
     emulator_mode: Annotated[
         str | None, typer.Option(help="Emulator mode when it is started")
     ] = None,
+    retry_given_up: Annotated[
+        bool,
+        typer.Option("--retry-given-up", help="Ask again for the albums given up as gone"
+                     " (404 / null in CRAWL_ALBUM_GIVE_UP_AFTER runs)"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Crawl Spotify into MongoDB (the emulator when no credentials are set), incrementally."""
@@ -146,7 +152,8 @@ def crawl(
     ) as endpoint:
         try:
             summary = _run_with_progress(
-                run_crawl, settings, endpoint, seeds, artists_per_run, as_json
+                partial(run_crawl, retry_given_up=retry_given_up), settings, endpoint, seeds,
+                artists_per_run, as_json
             )
         except (SeedFileError, CrawlBusy) as exc:
             raise _fail(str(exc)) from exc
@@ -206,7 +213,8 @@ def _print_summary(s: CrawlSummary) -> None:
         f"{s.artists_done} artists done, {len(s.artists_failed)} failed, "
         f"{s.artists_not_found} not found, {s.artists_pending} still queued "
         f"({s.artists_discovered} newly discovered); {s.albums_completed} albums stored, "
-        f"{s.albums_given_up} given up as not found.",
+        f"{s.albums_given_up} given up as not found"
+        + (f", {s.albums_reset} given-up albums asked for again." if s.albums_reset else "."),
         highlight=False,
     )
     requests = Table("endpoint", "requests", title="API requests")
@@ -242,7 +250,7 @@ def _print_summary(s: CrawlSummary) -> None:
         console.print(
             f"[yellow]albums given up[/] {s.albums_given_up}: the API answered 404 / null for "
             "them in CRAWL_ALBUM_GIVE_UP_AFTER runs; they are skipped from now on "
-            "(crawl_albums status not_found; docs/ingestion.md says how to retry them)",
+            "(crawl_albums status not_found; `lakehouse crawl --retry-given-up` asks again)",
             highlight=False,
         )
     if s.stopped_reason:

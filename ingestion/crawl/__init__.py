@@ -58,6 +58,7 @@ def run_crawl(
     artists_per_run: int | None = None,
     crawl_id: str | None = None,
     progress: ProgressCallback | None = None,
+    retry_given_up: bool = False,
 ) -> CrawlSummary:
     """Run one incremental crawl and return what it did.
 
@@ -66,14 +67,15 @@ def run_crawl(
     db: the MongoDB database (default: MONGODB_DATABASE on the configured server).
     seeds / seed_file: seed entries (default: CRAWL_SEED_FILE). Already resolved seeds cost
     nothing on later runs. artists_per_run: pending artists taken (default
-    CRAWL_ARTISTS_PER_RUN), failed ones are retried on top.
+    CRAWL_ARTISTS_PER_RUN), failed ones are retried on top. retry_given_up: ask again for the
+    albums given up as gone (their artists go back to pending first).
     """
     entries = seeds if seeds is not None else read_seed_file(seed_file or settings.crawl_seed_file)
     if endpoint is None:  # Spotify with credentials, else the bundled emulator
         with crawl_endpoint(settings, announce=log.info) as default:
             return run_crawl(settings, endpoint=default, db=db, seeds=entries,
                              artists_per_run=artists_per_run, crawl_id=crawl_id,
-                             progress=progress)
+                             progress=progress, retry_given_up=retry_given_up)
     crawl_id = crawl_id or new_crawl_id()
     if db is None:
         from ingestion.mongodb import database
@@ -89,5 +91,6 @@ def run_crawl(
         " Crawls share one queue in MongoDB; wait for it to finish, then run again."
     )):
         log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
-        return Crawler(api, db, settings, crawl_id, progress).run(entries, per_run)
+        return Crawler(api, db, settings, crawl_id, progress).run(
+            entries, per_run, retry_given_up=retry_given_up)
 

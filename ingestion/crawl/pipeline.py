@@ -117,12 +117,15 @@ class Crawler:
         self.writer = _Writer()
 
     # ----------------------------------------------------------------------------------------
-    def run(self, seeds: list[str], artists_per_run: int) -> CrawlSummary:
+    def run(self, seeds: list[str], artists_per_run: int, *,
+            retry_given_up: bool = False) -> CrawlSummary:
         started = time.monotonic()
         self.state.ensure_indexes()
         self.state.start_run({"source": self.api.endpoint.source})
         status = "failed"
         try:
+            if retry_given_up:
+                self.summary.albums_reset = self.state.reset_given_up_albums()
             self._detect_mode()
             self._resolve_seeds(seeds)
             self._retry_artist_docs()

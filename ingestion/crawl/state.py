@@ -144,6 +144,30 @@ class CrawlState:
                       "resolved_by": self.crawl_id}},
         )
 
+    def reset_given_up_albums(self) -> int:
+        """Ask again for every given-up album (`lakehouse crawl --retry-given-up`); returns how
+        many. The artists that listed them go back to pending first, so a kill between the two
+        steps leaves the albums still skipped (run it again) rather than nobody to ask for them.
+        The failure records keep their history; their count of 404 / null runs restarts."""
+        gone = list(self.albums.find({"status": NOT_FOUND}, {"artists": 1}))
+        if not gone:
+            return 0
+        album_ids = [d["_id"] for d in gone]
+        artist_ids = sorted({a for d in gone for a in d.get("artists") or []})
+        if artist_ids:
+            self.artists.update_many(
+                {"_id": {"$in": artist_ids}},
+                {"$set": {"status": PENDING, "crawl_id": self.crawl_id, "updated_at": _now()}},
+            )
+        self.failures.update_many(
+            {"_id": {"$in": [f"album:{a}" for a in album_ids]}},
+            {"$set": {"resolved": False, "resolution": "reset", "reset_at": _now(),
+                      "reset_by": self.crawl_id},
+             "$unset": {"not_found_runs": ""}},
+        )
+        self.albums.delete_many({"_id": {"$in": album_ids}, "status": NOT_FOUND})
+        return len(album_ids)
+
     def mark_albums_done(self, tracks_by_album: dict[str, int]) -> None:
         ops = [
             UpdateOne({"_id": album_id},

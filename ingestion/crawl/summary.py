@@ -22,6 +22,7 @@ class CrawlSummary:
     artists_pending: int = 0  # still queued after this run
     artists_discovered: int = 0  # newly queued from tracks/albums
     albums_completed: int = 0
+    albums_reset: int = 0  # given-up albums asked for again (--retry-given-up)
     albums_given_up: int = 0  # answered 404 / null in CRAWL_ALBUM_GIVE_UP_AFTER runs: skipped now
     features_unavailable: int = 0
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)

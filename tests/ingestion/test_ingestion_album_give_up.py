@@ -4,9 +4,17 @@ requests fail transiently (5xx) is never given up."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from ingestion.crawl import emulator_endpoint, run_crawl
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GIVE_UP_AFTER = 3
 
@@ -135,3 +143,45 @@ def test_a_failing_album_is_retried_every_run_and_never_given_up(crawl_settings,
     failure = mongo_db.crawl_failures.find_one({"_id": f"album:{album}"})
     assert failure["resolved"] is True and failure["resolution"] == "succeeded"
     assert "not_found_runs" not in failure
+
+
+def test_retry_given_up_asks_again_for_an_album_that_came_back(crawl_settings, emulator,
+                                                               mongo_db, tmp_path):
+    """`lakehouse crawl --retry-given-up`: the given-up album is requested again and stored
+    once Spotify serves it again; a plain run keeps skipping it."""
+    cat = emulator.catalogue
+    artist, album, _other = _artist_and_shared_album(cat)
+    settings, endpoint = _settings(crawl_settings, give_up_after=1), emulator_endpoint(emulator)
+    emulator.config.album_faults = {album: 404}
+    try:
+        first = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=[artist])
+    finally:
+        emulator.config.album_faults = {}
+    assert first.albums_given_up == 1
+    assert mongo_db.crawl_albums.find_one({"_id": album})["status"] == "not_found"
+
+    plain = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=[artist])
+    assert plain.albums_reset == 0 and plain.albums_completed == 0
+    assert album not in _stored_ids(mongo_db, "albums")
+
+    seed_file = tmp_path / "seeds.txt"
+    seed_file.write_text(f"{artist}\n", encoding="utf-8")
+    env = dict(os.environ, SPOTIFY_CLIENT_ID=emulator.client_id,
+               SPOTIFY_CLIENT_SECRET=emulator.client_secret, SPOTIFY_API_URL=emulator.api_url,
+               SPOTIFY_TOKEN_URL=emulator.token_url, MONGODB_DATABASE=mongo_db.name,
+               CRAWL_SEED_FILE=str(seed_file), CRAWL_EXPAND_DISCOVERED="false")
+    done = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", "crawl", "--retry-given-up", "--json"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["albums_reset"] == 1 and summary["albums_given_up"] == 0
+    assert summary["artists_done"] == 1 and not summary["artists_failed"]
+    assert album in _stored_ids(mongo_db, "albums")
+    assert set(cat.albums[album].track_ids) <= _stored_ids(mongo_db, "tracks")
+    assert mongo_db.crawl_albums.find_one({"_id": album})["status"] == "done"
+    assert mongo_db.crawl_artists.find_one({"_id": artist})["status"] == "done"
+    failure = mongo_db.crawl_failures.find_one({"_id": f"album:{album}"})
+    assert failure["resolved"] is True and failure["resolution"] == "succeeded"
+    assert "not_found_runs" not in failure and failure["reset_by"] == summary["crawl_id"]
