@@ -32,5 +32,5 @@ def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
         "mongodb": mongo_counts(settings),
         "bronze": _delta_counts(settings, "bronze"),
         "silver": _delta_counts(settings, "silver"),
-        "gold": _delta_counts(settings, "gold"),
+        "gold": _delta_counts(settings, settings.gold_schema),
     }

@@ -1,8 +1,9 @@
 """Publish audited gold: copy each table of the audit schema to the location consumers read.
 
-Consumers (Dremio, ml/, app/) read LAKE_ROOT/gold/<table>. Publishing writes the audited rows as
-a new Delta version of that table (an atomic overwrite per table), so a reader of one table sees
-either its previous published version or the new one, and a failed gate never calls this.
+Consumers (Dremio, ml/, app/) read LAKE_ROOT/<GOLD_SCHEMA>/<table> (default `gold`). Publishing
+writes the audited rows as a new Delta version of that table (an atomic overwrite per table), so
+a reader of one table sees either its previous published version or the new one, and a failed
+gate never calls this.
 
 Delta has no transaction across tables, so during a publish (seconds) a reader of several tables
 can see some new and some previous versions. Dimensions go first: they only grow (staging keeps
@@ -20,7 +21,6 @@ from lakehouse.settings import REPO_ROOT, Settings
 from spark_thrift.client import query
 
 AUDIT_SCHEMA = "gold_audit"
-PUBLISHED_SCHEMA = "gold"
 MARTS_DIR = REPO_ROOT / "dbt_spotify" / "models" / "marts"
 
 
@@ -84,8 +84,8 @@ def publish_table(
     from deltalake import DeltaTable, write_deltalake
 
     source = DeltaTable(settings.lake_path(audit_schema, name), version=version)
-    target = settings.lake_path(PUBLISHED_SCHEMA, name)
-    previous = table_version(settings, PUBLISHED_SCHEMA, name)
+    target = settings.lake_path(settings.gold_schema, name)
+    previous = table_version(settings, settings.gold_schema, name)
     data = source.to_pyarrow_table()
     write_deltalake(
         target,
@@ -105,18 +105,19 @@ def publish_table(
 
 def register_published(settings: Settings, names: list[str]) -> None:
     """Make `gold.<table>` resolve in the Spark metastore (for Thrift/JDBC users and dbt docs)."""
-    query(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED_SCHEMA}", settings=settings)
+    gold = settings.gold_schema  # a validated identifier (lakehouse/settings.py)
+    query(f"CREATE SCHEMA IF NOT EXISTS {gold}", settings=settings)
     for name in names:
-        location = settings.lake_uri + f"/{PUBLISHED_SCHEMA}/{name}"
+        location = settings.lake_uri + f"/{gold}/{name}"
         # Table names come from the audit schema's listing; the location holds the user's
         # LAKE_ROOT or DATA_DIR path, so it is a bound parameter.
         query(
-            f"CREATE TABLE IF NOT EXISTS {PUBLISHED_SCHEMA}.{name} USING delta "
+            f"CREATE TABLE IF NOT EXISTS {gold}.{name} USING delta "
             "LOCATION %(location)s",
             {"location": location},
             settings=settings,
         )
-        query(f"REFRESH TABLE {PUBLISHED_SCHEMA}.{name}", settings=settings)
+        query(f"REFRESH TABLE {gold}.{name}", settings=settings)
 
 
 def publish_all(
@@ -130,8 +131,15 @@ def publish_all(
     metastore registration leaves the data published (consumers read by path) and raises it too,
     with nothing pending.
     """
+    if settings.gold_schema == audit_schema:
+        raise RuntimeError(
+            f"GOLD_SCHEMA is `{settings.gold_schema}`, the audit schema itself: publishing would"
+            " copy the audited tables onto themselves. Set GOLD_SCHEMA to the schema consumers"
+            " read (default `gold`)."
+        )
     # A dbt build into gold (`lakehouse transform`) would commit to the same tables meanwhile.
-    with exclusive_lock.lake_writer(settings, f"publish of {audit_schema} to {PUBLISHED_SCHEMA}"):
+    with exclusive_lock.lake_writer(settings,
+                                    f"publish of {audit_schema} to {settings.gold_schema}"):
         names = publish_order(audit_tables(settings, audit_schema))
         if not names:
             raise RuntimeError(
@@ -154,6 +162,7 @@ def publish_all(
             raise PublishIncomplete(
                 published,
                 [],
-                f"registering gold.<table> in the Spark metastore: {type(exc).__name__}: {exc}",
+                f"registering {settings.gold_schema}.<table> in the Spark metastore:"
+                f" {type(exc).__name__}: {exc}",
             ) from exc
     return published

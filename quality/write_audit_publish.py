@@ -4,7 +4,7 @@
             dbt's own tests run in the same build.
 2. audit:   the Great Expectations suites on silver and the audit gold (quality/gate.py).
 3. publish: each audit table, at the version the gate read, becomes a new Delta version of
-            LAKE_ROOT/gold/<table>.
+            LAKE_ROOT/<GOLD_SCHEMA>/<table> (default gold).
 A failure before publish leaves the published gold's versions and content as they were; a
 failure during publish names the tables already published and those still at their previous
 version. Every
