@@ -241,7 +241,7 @@ class SpotifyApi:
         """Stop when the first two HTTP answers of a run are both 403.
 
         One 403 is normal (a development-mode app's batch probe, audio features), but an app
-        whose owner lacks Spotify Premium gets 403 on EVERY call (SPOTIFY_API.md): read as
+        whose owner lacks Spotify Premium gets 403 on EVERY call (docs/spotify_api.md): read as
         per-item failures, every artist would be marked failed and retried forever while the
         run reports success. The mode probe plus one single-object call settle it."""
         if self._answered:

@@ -91,7 +91,7 @@ async def _guard(request: Request) -> FaultDraw:
     if expiry < time.monotonic():
         raise ApiError(401, "The access token expired")
     config = state.config
-    if not config.owner_premium:  # every call, whatever the endpoint (SPOTIFY_API.md)
+    if not config.owner_premium:  # every call, whatever the endpoint (docs/spotify_api.md)
         raise ApiError(403, PREMIUM_REQUIRED)
     retry_after = state.limiter.admit(config.rate_limit, config.rate_window_s)
     if retry_after is not None:
@@ -240,7 +240,7 @@ async def artist_albums(request: Request, artist_id: str, draw: Guarded):
     groups = [g.strip() for g in raw_groups.split(",")] if raw_groups else list(GROUP_ORDER)
     if any(g not in GROUP_ORDER for g in groups):
         raise ApiError(400, "Invalid include_groups value")
-    # SPOTIFY_API.md: development-mode apps get limit <= 10, default 5, on artist albums.
+    # docs/spotify_api.md: development-mode apps get limit <= 10, default 5, on artist albums.
     limit = _page_limit(request, dev_max=10, default=20, dev_default=5)
     offset = _int_param(request, "offset", 0, 0, 100_000)
     releases = [(a, g) for a, g in cat.releases.get(artist_id, []) if g in groups]

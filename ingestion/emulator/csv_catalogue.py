@@ -1,5 +1,5 @@
 """Serve a real catalogue: build the emulator's catalogue from a CSV in the public
-"Spotify Tracks Dataset" format (columns listed in SPOTIFY_API.md).
+"Spotify Tracks Dataset" format (columns listed in docs/spotify_api.md).
 
 The CSV has names but no artist/album ids: those are derived deterministically from the names
 (same file -> same ids). Artist genres are the union of their tracks' `track_genre`. Release

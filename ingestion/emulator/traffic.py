@@ -61,7 +61,7 @@ class EmulatorConfig:
     client_secret: str | None = None
     token_ttl_s: int = 3600
     # False: a development-mode app whose owner lacks Spotify Premium; Spotify then answers
-    # 403 to EVERY /v1 call (SPOTIFY_API.md) while still handing out tokens.
+    # 403 to EVERY /v1 call (docs/spotify_api.md) while still handing out tokens.
     owner_premium: bool = True
     # Albums Spotify still lists under their artists but no longer serves: album id -> the
     # status GET /albums/{id} and /albums/{id}/tracks answer. 404 = gone: Spotify's 404

@@ -1,6 +1,6 @@
 """MongoDB documents shaped like the crawler's (docs/contracts.md, section MongoDB).
 
-Payloads follow the Spotify Web API objects (shared/SPOTIFY_API.md); the bookkeeping keys
+Payloads follow the Spotify Web API objects (docs/spotify_api.md); the bookkeeping keys
 `_ingested_at`, `_source`, `_crawl_id`, `_content_hash` are added like the crawler adds them.
 Also used by benchmarks/bronze_export.py to generate large collections.
 """

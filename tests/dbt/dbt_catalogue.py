@@ -1,6 +1,6 @@
 """A small, hand-made Spotify catalogue written straight to bronze Delta tables (delta-rs).
 
-Payloads follow the API shapes (/work/shared/SPOTIFY_API.md). The catalogue covers the cases the
+Payloads follow the API shapes (docs/spotify_api.md). The catalogue covers the cases the
 dbt models must get right; the expected gold values are asserted in test_gold_catalogue.py:
 - a multi-artist track ("Get Lucky": Daft Punk + Pharrell Williams, in that credit order)
 - an artist with no real genres (Nils Frahm: only blank strings) and one whose genres key is

@@ -1,4 +1,4 @@
-"""The emulator speaks the Web API as SPOTIFY_API.md describes it: token flow, shapes, errors,
+"""The emulator speaks the Web API as docs/spotify_api.md describes it: token flow, shapes, errors,
 paging, trailing slashes, both app modes, rolling-window rate limiting and injected faults."""
 
 from __future__ import annotations
