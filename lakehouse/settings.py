@@ -142,7 +142,10 @@ class Settings(BaseSettings):
     )
 
     # --- dbt ----------------------------------------------------------------------------------
-    dbt_schema: str = Field("spotify", description="Base schema; layers add suffixes")
+    dbt_schema: str = Field(
+        "spotify", description="dbt's target schema (profile `schema`); the layers use their own"
+        " schemas as they are (DBT_BRONZE/SILVER/GOLD_SCHEMA, macros/generate_schema_name.sql)"
+    )
     dbt_threads: int = Field(
         4,
         description="dbt threads. Over Thrift a node mostly waits (session, planning, polls), so"
@@ -163,8 +166,8 @@ class Settings(BaseSettings):
     gold_schema: str = Field(
         "gold",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="Schema of the published gold marts (Spark/Dremio) and their folder under"
-        " LAKE_ROOT",
+        description="Schema of the published gold marts: publish writes LAKE_ROOT/<schema>/<mart>"
+        " and registers <schema>.<mart>; app/ and ml/ read it (not gold_audit)",
     )
     ml_gold_backend: str = Field(
         "delta",
