@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
+import pyarrow as pa
 import pytest
 from app_catalogue import INTERLUDES, write_gold
 from streamlit.testing.v1 import AppTest
@@ -190,22 +194,79 @@ def test_album_page(open_page):
     assert "No cover art" in texts(at, "caption")
 
 
+def charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """The page's Altair charts by title: (Vega-Lite spec, the data the chart plots)."""
+    found = {}
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        title = spec.get("title") or spec["layer"][0]["title"]  # the scatter is layered
+        datasets = {dataset.name: pa.ipc.open_stream(dataset.data.data).read_pandas()
+                    for dataset in element.proto.datasets}
+        found[title] = (spec, datasets[spec["data"]["name"]])
+    return found
+
+
+def plotted(at: AppTest, title: str, *columns: str) -> list:
+    """The values of one column (or tuples of several) a chart plots, in data order."""
+    data = charts(at)[title][1]
+    return list(zip(*(data[c] for c in columns), strict=True)) if len(columns) > 1 else list(
+        data[columns[0]])
+
+
 def test_dashboards_page(open_page):
     at = open_page("dashboards")
     assert texts(at, "title") == ["Catalogue dashboards"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Tracks"] == "43" and metrics["Labels"] == "5"
-    # genre distribution, genre profiles, scatter, two year charts, top artists, labels
-    assert len(at.get("vega_lite_chart")) == 7
+    assert list(charts(at)) == [
+        "Tracks per genre", "Audio profile per genre", "Popularity vs danceability",
+        "Tracks released per year", "Sound of each year (average features)",
+        "Top artists by popularity", "Labels by albums in the catalogue"]
     assert not at.warning
-    # Filters: one genre, then a year range.
+    assert len(plotted(at, "Tracks per genre", "genre")) == 11
+    assert sorted(plotted(at, "Labels by albums in the catalogue", "label")) == [
+        "Bronze", "Columbia", "One Little Indian", "Smekkleysa", "Toshiba EMI"]
+
+    # One genre: Sigur Rós's two tracks on Ágætis byrjun (1999).
     at.multiselect(key="dash_genres").set_value(["icelandic rock"]).run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 7
+    assert plotted(at, "Tracks per genre", "genre", "track_count") == [("icelandic rock", 2)]
+    assert set(plotted(at, "Audio profile per genre", "genre")) == {"icelandic rock"}
+    assert sorted(plotted(at, "Popularity vs danceability", "track_name")) == [
+        "Starálfur", "Svefn-g-englar"]
+    assert plotted(at, "Tracks released per year", "release_year", "track_count") == [(1999, 2)]
+    assert plotted(at, "Top artists by popularity", "artist_name") == ["Sigur Rós"]
+
+    # And a year range: the labels releasing in 1995-2000 (the label mart has no genres).
     at.slider(key="dash_years").set_value((1995, 2000)).run()
     assert not at.exception
+    assert plotted(at, "Tracks per genre", "genre", "track_count") == [("icelandic rock", 2)]
+    assert plotted(at, "Tracks released per year", "release_year", "track_count") == [(1999, 2)]
+    assert set(plotted(at, "Labels by albums in the catalogue", "label")) == {
+        "One Little Indian", "Smekkleysa"}
+
+    # The year range alone: Homogenic (1997, Björk) and Ágætis byrjun (1999, Sigur Rós).
+    at.multiselect(key="dash_genres").set_value([]).run()
+    assert not at.exception
+    assert dict(plotted(at, "Tracks per genre", "genre", "track_count")) == {
+        "art pop": 3, "icelandic pop": 3, "icelandic rock": 2, "post-rock": 2}
+    assert plotted(at, "Tracks released per year", "release_year", "track_count") == [
+        (1997, 3), (1999, 2)]
+    assert set(plotted(at, "Labels by albums in the catalogue", "label")) == {
+        "One Little Indian", "Smekkleysa"}
+    assert sorted(plotted(at, "Popularity vs danceability", "track_name")) == [
+        "Bachelorette", "Jóga", "Starálfur", "Svefn-g-englar"]  # "Hunter" has no features
+
+    # The scatter plots the chosen feature, over the same tracks.
     at.selectbox(key="dash_feature").set_value("tempo").run()
     assert not at.exception
+    title, (spec, data) = next(
+        (title, chart) for title, chart in charts(at).items() if title.startswith("Popularity"))
+    assert [layer["encoding"]["x"]["field"] for layer in spec["layer"]] == ["tempo", "tempo"]
+    assert title == "Popularity vs tempo (bpm)"
+    assert spec["layer"][1]["transform"] == [{"on": "tempo", "regression": "popularity"}]
+    assert sorted(data["track_name"]) == ["Bachelorette", "Jóga", "Starálfur", "Svefn-g-englar"]
 
 
 def test_new_publish_is_picked_up(open_page, gold_lake):
