@@ -198,22 +198,47 @@ def test_crash_after_quarantine_before_data_commit(
 def test_document_committed_late_during_an_export_is_not_lost(
     bronze_settings: Settings, mongo_db: Database
 ) -> None:
-    """A crawler stamps `_ingested_at`, the export reads past it, then the write lands."""
+    """A crawler stamps `_ingested_at`, the export reads past it, then the write lands.
+
+    The watermark must stop at the moment the export started reading, not at the newest stamp it
+    read: a crawler host whose clock runs ahead stamps a document 10 minutes in the future, and a
+    watermark moved there would start the next read (minus the overlap) after the late document.
+    """
     settings = bronze_settings.model_copy(update={"bronze_chunk_rows": 500})
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     mongo_db.tracks.insert_many(documents("tracks", 0, 3000, now - dt.timedelta(minutes=30)))
+    ahead = document(track_payload(50_000), now + dt.timedelta(minutes=10), "crawl-clock-ahead")
+    mongo_db.tracks.insert_one(ahead)
     late = document(track_payload(99_999), now - dt.timedelta(seconds=20))
 
+    calls: list[int] = []
+
     def crawler_writes_late(entity: str, read: int) -> None:
-        if read == 1000:
+        # Called every 1000 documents read, then once when the entity is done (3001 read). Only
+        # that last call comes after the cursor ended, so the first run cannot see `late`.
+        calls.append(read)
+        if read == 3001:
             mongo_db.tracks.insert_one(late)
 
-    export_all(settings, ["tracks"], progress=crawler_writes_late)
-    export_all(settings, ["tracks"])
+    reading_from = dt.datetime.now(dt.UTC)
+    first = by_entity(export_all(settings, ["tracks"], progress=crawler_writes_late))["tracks"]
+    done = dt.datetime.now(dt.UTC)
 
+    assert calls == [1000, 2000, 3000, 3001]
+    assert first.read == 3001 and late["_id"] not in ids(settings, "tracks")
+    # Capped at the read start, not the clock-ahead stamp (now + 10 min) it read.
+    assert first.watermark_after is not None
+    assert reading_from <= first.watermark_after <= done
+    assert read_watermark(open_table(settings, "tracks")) == (True, first.watermark_after)
+
+    second = by_entity(export_all(settings, ["tracks"]))["tracks"]
+
+    # Read from the watermark minus the overlap: the late document (exported) and the
+    # clock-ahead one (re-read, already in bronze).
+    assert (second.read, second.exported, second.unchanged) == (2, 1, 1)
     counts = ids(settings, "tracks")
     assert counts[late["_id"]] == 1
-    assert len(counts) == 3001 and set(counts.values()) == {1}
+    assert len(counts) == 3002 and set(counts.values()) == {1}
 
 
 def test_schema_drift_never_breaks_bronze(bronze_settings: Settings, mongo_db: Database) -> None:
