@@ -32,6 +32,22 @@ def scores(report) -> dict[str, float | None]:
     return {m.method: m.precision for m in report.methods}
 
 
+def random_precision_by_hand(rows: list[dict], k: int, seed: int) -> float:
+    """(d) recomputed from the rows, for a fixture where every row is a query of its own song.
+
+    Per query, in row order: k + 1 distinct rows drawn with numpy's default_rng(seed + 7) (the
+    seed the report names), the query dropped, the first k kept; a hit shares a genre.
+    """
+    rng = np.random.default_rng(seed + 7)
+    per_query = []
+    for q, query in enumerate(rows):
+        drawn = rng.choice(len(rows), size=k + 1, replace=False)
+        answer = [int(r) for r in drawn if r != q][:k]
+        hits = sum(1 for r in answer if set(rows[r]["genres"]) & set(query["genres"]))
+        per_query.append(hits / k)
+    return sum(per_query) / len(per_query)
+
+
 def test_precision_at_1_by_hand():
     report = evaluate_table(mart(hand_fixture()), k=1, sample=100)
     assert report.sample == 6  # every track is a query (all have genres and audio features)
@@ -39,7 +55,9 @@ def test_precision_at_1_by_hand():
     assert got["audio_only"] == 1.0
     assert got["all_features"] == 1.0
     assert got["seed"] == 0.0
-    assert 0.0 <= got["random"] <= 1.0
+    # Random picks: one seeded draw per query, worked out from the same rows (3 hits of 6).
+    assert got["random"] == pytest.approx(random_precision_by_hand(hand_fixture(), k=1, seed=0))
+    assert {m.method: m.note for m in report.methods}["random"] == "rng seed 7"
 
 
 def test_precision_at_5_is_the_genre_share_for_every_method():
