@@ -71,10 +71,21 @@ def test_cap_per_artist_diversifies(model):
     assert set(ids(model.recommend("p1", k=2))) == {"p2", "p3"}  # both by pop-a
     capped = model.recommend("p1", k=2, max_per_artist=1)
     assert set(ids(capped)) == {"p2", "p4"}  # one by pop-a, then pop-b's track
-    capped = model.recommend("r2", k=4, max_per_artist=1)
-    artists = [model.catalogue.table.column("primary_artist_id")[model.row(r.track_id)].as_py()
-               for r in capped]
-    assert len(artists) == len(set(artists))
+    # r2 (rock-b) has 12 candidates by 7 other artists. Capped at one per artist, the k=4 results
+    # are the uncapped ranking with every artist's later tracks skipped, cut at 4.
+    artist_of = {row["track_id"]: row["primary_artist_id"] for row in catalogue()}
+    ranking = ids(model.recommend("r2", k=12))
+    assert len(ranking) == 12
+    first_per_artist: list[str] = []
+    for track_id in ranking:
+        if artist_of[track_id] not in {artist_of[t] for t in first_per_artist}:
+            first_per_artist.append(track_id)
+    capped = ids(model.recommend("r2", k=4, max_per_artist=1))
+    assert capped == first_per_artist[:4]
+    # r1-cover (rock-c) is nearest, then one rock-a track (r1, its versions and r3 tie), then
+    # one track of each pop artist: pop sounds closer to rock than jazz does.
+    assert capped[0] == "r1-cover" and artist_of[capped[1]] == "rock-a"
+    assert {artist_of[t] for t in capped[2:]} == {"pop-a", "pop-b"}
 
 
 def test_each_result_is_explained(model):
