@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lake_support import environment, reset_metastore
+from lake_support import environment, register_lake_tables, reset_metastore
 
 from lakehouse.settings import OFFLINE_ENV, Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
@@ -109,12 +109,25 @@ def thrift(settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _fresh_metastore_per_module() -> None:
+def _fresh_metastore_per_module(request: pytest.FixtureRequest) -> None:
     """Each test module starts with no lake schemas in the session's one metastore, so a module
     never merges into tables another module registered at its own lake's locations (dbt's
-    incremental models would). External tables: dropping them keeps every module's data."""
-    if _THRIFT_RUNNING:
-        reset_metastore(_THRIFT_RUNNING[0])
+    incremental models would). External tables: dropping them keeps every module's data.
+
+    A module on the session's built lakehouse gets that lake's tables registered again: pytest
+    builds the session fixture before this one, and without them the module's pipeline runs
+    would rebuild every incremental table from scratch instead of merging, as no real run does."""
+    if not _THRIFT_RUNNING:
+        return
+    reset_metastore(_THRIFT_RUNNING[0])
+    on_built_lakehouse = any(
+        "built_lakehouse" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+        if item.module is request.module
+    )
+    if on_built_lakehouse:
+        settings, _report = request.getfixturevalue("built_lakehouse")
+        register_lake_tables(settings)
 
 
 @pytest.fixture

@@ -41,6 +41,26 @@ def reset_metastore(settings: Settings) -> None:
         query(f"DROP SCHEMA IF EXISTS {schema} CASCADE", settings=settings)
 
 
+def register_lake_tables(settings: Settings) -> None:
+    """Register every Delta table of a lake in the session's metastore again, as the lake's own
+    Thrift Server would still have them: bronze sources, and the silver, audit and published
+    tables by their locations. dbt then merges into the existing incremental tables instead of
+    taking them for new ones and rebuilding them."""
+    from lakehouse.dbt_sources import register_bronze_tables
+    from lakehouse.lake import delta_tables
+    from spark_thrift.client import query
+
+    register_bronze_tables(settings)
+    for schema in (settings.dbt_silver_schema, "gold_audit", settings.gold_schema):
+        query(f"CREATE SCHEMA IF NOT EXISTS {schema}", settings=settings)
+        for name in delta_tables(settings, schema):
+            query(
+                f"CREATE TABLE IF NOT EXISTS {schema}.{name} USING delta LOCATION %(location)s",
+                {"location": f"{settings.lake_uri}/{schema}/{name}"},
+                settings=settings,
+            )
+
+
 LAKE_WRITER = """
 import sys, time
 from lakehouse.exclusive_lock import lake_writer

@@ -102,17 +102,55 @@ def test_the_run_is_recorded(built_lakehouse) -> None:
     assert run.layer_counts["gold"]["dim_track"] == report["layer_counts"]["gold"]["dim_track"]
 
 
+def merged_rows(settings: Settings, schema: str, table: str, after: int) -> tuple[int, int]:
+    """(rows updated, rows inserted) by a table's MERGE commits after version `after`."""
+    commits = [c for c in DeltaTable(settings.lake_path(schema, table)).history()
+               if c["version"] > after and c["operation"] == "MERGE"]
+    return tuple(sum(int(c["operationMetrics"][m]) for c in commits)  # type: ignore[return-value]
+                 for m in ("numTargetRowsUpdated", "numTargetRowsInserted"))
+
+
 def test_a_second_run_is_incremental(built_lakehouse) -> None:
+    # One track and one artist change in MongoDB, as a crawl writes a changed document: the
+    # export reads just those two from the change journal (no collection scan), the silver and
+    # gold merges touch just those rows, and gold shows the new names.
     from orchestration.flows import pipeline_flow
 
     settings, first = built_lakehouse
+    db = database(settings)
+    changed = {}
+    for entity in ("tracks", "artists"):
+        doc = db[entity].find_one({}, sort=[("_id", 1)])
+        payload = {k: v for k, v in doc.items() if not k.startswith("_")}
+        store = DocumentStore(db, source=doc["_source"], crawl_id="system-test-rename")
+        renamed = {**payload, "name": f"{payload['name']} (renamed)"}
+        assert store.upsert(entity, [renamed]).changed == 1
+        changed[entity] = renamed
+    # dim_track merges in gold_audit; publishing then copies it to gold.
+    merged_tables = [("silver", "stg_spotify__tracks"), ("silver", "stg_spotify__artists"),
+                     ("gold_audit", "dim_track")]
+    before = {t: DeltaTable(settings.lake_path(s, t)).version() for s, t in merged_tables}
+
     with environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database):
         second = pipeline_flow(crawl=False, train=False)
+
     assert second["status"] == "completed"
     export = second["stages"]["export"]["result"]
-    assert export["exported"] == 0  # nothing changed in MongoDB: nothing new in bronze
-    # Every document read is accounted for: bronze holds it already, or it was rejected again.
-    assert export["already_in_bronze"] + export["rejected"] == export["read"]
+    assert export["exported"] == 2
+    assert export["journal_read"] == export["read"]  # read from the journal only: no scan
+    assert export["read"] == export["exported"] + export["already_in_bronze"] + export["rejected"]
+    assert merged_rows(settings, "silver", "stg_spotify__tracks",
+                       before["stg_spotify__tracks"]) == (1, 0)
+    assert merged_rows(settings, "silver", "stg_spotify__artists",
+                       before["stg_spotify__artists"]) == (1, 0)
+    assert merged_rows(settings, "gold_audit", "dim_track", before["dim_track"]) == (1, 0)
+    track_id, artist_id = changed["tracks"]["id"], changed["artists"]["id"]
+    tracks = DeltaTable(settings.lake_path("gold", "dim_track")).to_pyarrow_table(
+        filters=[("track_id", "=", track_id)], columns=["track_name"])
+    assert tracks.column("track_name").to_pylist() == [changed["tracks"]["name"]]
+    artists = DeltaTable(settings.lake_path("gold", "dim_artist")).to_pyarrow_table(
+        filters=[("artist_id", "=", artist_id)], columns=["artist_name"])
+    assert artists.column("artist_name").to_pylist() == [changed["artists"]["name"]]
     assert second["layer_counts"]["gold"] == first["layer_counts"]["gold"]
 
 
@@ -121,13 +159,15 @@ def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) ->
 
     settings, _ = built_lakehouse
     db = database(settings)
-    victim = db["audio_features"].find_one({"energy": {"$ne": None}})
+    victim = db["audio_features"].find_one({"loudness": {"$ne": None}})
     payload = {k: v for k, v in victim.items() if not k.startswith("_")}
     # Written as the crawler writes a changed document: journaled, new _ingested_at and hash.
-    store = DocumentStore(db, source=victim["_source"], crawl_id="system-test-bad-energy")
+    # 20 dB is beyond the gate's loudness bound (quality/expectations.yml) and no dbt test
+    # checks loudness, so dbt builds gold_audit and the Great Expectations gate must stop it.
+    store = DocumentStore(db, source=victim["_source"], crawl_id="system-test-bad-loudness")
     before = gold_versions(settings)
     try:
-        assert store.upsert("audio_features", [{**payload, "energy": 5.0}]).changed == 1
+        assert store.upsert("audio_features", [{**payload, "loudness": 20.0}]).changed == 1
         with (
             environment(LAKE_ROOT=settings.lake_root, MONGODB_DATABASE=settings.mongodb_database),
             pytest.raises(StageFailed) as failed,
@@ -135,8 +175,8 @@ def test_a_failing_gate_fails_the_flow_and_publishes_nothing(built_lakehouse) ->
             pipeline_flow(crawl=False, train=False)
     finally:
         store.upsert("audio_features", [payload])
-    assert failed.value.stage in {"dbt", "quality"}
-    assert "energy" in str(failed.value)
+    assert failed.value.stage == "quality"
+    assert "fct_track_features" in str(failed.value) and "loudness" in str(failed.value)
     assert gold_versions(settings) == before
 
     latest = run_log.recent(settings)[0]
