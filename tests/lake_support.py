@@ -8,7 +8,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from lakehouse.settings import Settings, get_settings
+
+# Set by scripts/test.sh (the suite CI runs): a missing prerequisite is then a failure, not a
+# skip that lets the run pass without the tests that need it.
+REQUIRE_ALL = "LAKEHOUSE_TESTS_REQUIRE_ALL"
+
+
+def missing_prerequisite(reason: str) -> None:
+    """Skip (a plain `pytest` run on a partial set-up) or fail (scripts/test.sh) for `reason`."""
+    if os.environ.get(REQUIRE_ALL) == "1":
+        pytest.fail(f"{reason} (scripts/test.sh requires every prerequisite)", pytrace=False)
+    pytest.skip(reason)
 
 LAKE_SCHEMAS = ("gold", "gold_audit", "silver", "bronze")
 

@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -16,26 +17,26 @@ from pathlib import Path
 
 import pytest
 import requests
+from lake_support import missing_prerequisite
 
 from app.cli import streamlit_command
 from lakehouse.settings import REPO_ROOT, Settings
 from lakehouse.supervisor import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Found as scripts/setup.sh finds it (`command -v chromium`).
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "app"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian chromium: run `scripts/setup.sh --browser`"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def app_url(gold_lake: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served by a real Streamlit server on the gold_lake catalogue."""
+    if not CHROMIUM.exists():
+        missing_prerequisite("needs Debian chromium: run `scripts/setup.sh --browser`")
     port = free_port()
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("wb")
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lake_support import missing_prerequisite
 from pymongo.database import Database
 
 from lakehouse.settings import Settings
@@ -50,7 +51,8 @@ JAVA_OPENS = [
 def hdfs_url() -> Iterator[str]:
     """hdfs://127.0.0.1:PORT of a one-datanode HDFS started for the session (~30 s)."""
     if not any(HDFS_JARS.glob("hadoop-minicluster-*.jar")):
-        pytest.skip(f"HDFS test cluster jars missing: run `{FETCH_HDFS_JARS}` (scripts/setup.sh)")
+        missing_prerequisite(
+            f"HDFS test cluster jars missing: run `{FETCH_HDFS_JARS}` (scripts/setup.sh)")
     from lakehouse.supervisor import free_port
 
     # Not under the suite's temp root: Hadoop's NameNode runs `bash -c "df ... '<dir>'"` on its
