@@ -21,6 +21,13 @@ SCATTER_FEATURES = (*UNIT_FEATURES, "tempo", "loudness")
 SCATTER_POINTS = 4000  # a sample keeps the browser responsive at any catalogue size
 
 
+# The artist and label marts have no release-year or genre dimension of their own to filter on.
+NOT_BY_YEAR = ("Top artists are not filtered by year: popularity, followers and track counts are"
+               " an artist's figures over all releases.")
+NOT_BY_GENRE = ("Labels are not filtered by genre: Spotify gives genres to artists, not to"
+                " labels, and a label releases many artists.")
+
+
 @dataclass(frozen=True)
 class Filters:
     genres: tuple[str, ...] = ()

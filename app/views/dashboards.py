@@ -106,6 +106,8 @@ with left:
         if artists["metric"].iloc[0] != "popularity":
             st.caption(f"Ranked by {md(artists['metric'].iloc[0])}: popularity is unknown"
                        " (development-mode data).")
+    if filters.by_year:  # said, not silently ignored: an artist's figures span all years
+        st.caption(dashboard_data.NOT_BY_YEAR)
 with right:
     st.header("Labels")
     labels = dashboard_data.top_labels(marts["mart_label_summary"], filters)
@@ -114,3 +116,5 @@ with right:
                 " mode).")
     else:
         st.altair_chart(dashboard_charts.top_labels(labels), width="stretch")
+    if filters.by_genre:
+        st.caption(dashboard_data.NOT_BY_GENRE)
