@@ -114,8 +114,8 @@ class WriteAuditPublish:
                 self._fail("publish", [exc.cause], published=exc.published, pending=exc.pending)
             # Every table is committed; only the names for Thrift/JDBC users may lag.
             self.warnings.append(
-                f"gold was published, but {exc.cause}; `gold.<table>` may not resolve over"
-                " Thrift/JDBC until the next publish"
+                f"gold was published, but {exc.cause}; `{self.settings.gold_schema}.<table>` may"
+                " not resolve over Thrift/JDBC until the next publish"
             )
         except Exception as exc:
             self._fail("publish", [f"{type(exc).__name__}: {exc}"])
