@@ -21,9 +21,11 @@ SCATTER_FEATURES = (*UNIT_FEATURES, "tempo", "loudness")
 SCATTER_POINTS = 4000  # a sample keeps the browser responsive at any catalogue size
 
 
-# The artist and label marts have no release-year or genre dimension of their own to filter on.
-NOT_BY_YEAR = ("Top artists are not filtered by year: popularity, followers and track counts are"
-               " an artist's figures over all releases.")
+# The artist and label marts have no release-year or genre dimension of their own: a year range
+# keeps the artists credited on a track released in it, with their all-time figures; labels are
+# not filtered by genre at all.
+BY_YEAR_NOTE = ("With a year range, top artists are those credited on a track released in it;"
+                " popularity, followers and track counts cover all their releases.")
 NOT_BY_GENRE = ("Labels are not filtered by genre: Spotify gives genres to artists, not to"
                 " labels, and a label releases many artists.")
 
@@ -114,11 +116,18 @@ def year_trends(mart: pd.DataFrame | None, tracks: pa.Table, filters: Filters) -
     return frame.sort_values("release_year").reset_index(drop=True)
 
 
-def top_artists(mart: pd.DataFrame | None, filters: Filters, n: int = 20) -> pd.DataFrame:
-    """The most popular (else most followed, else most prolific) artists of the genres."""
+def top_artists(mart: pd.DataFrame | None, filters: Filters, tracks: pa.Table | None = None,
+                n: int = 20) -> pd.DataFrame:
+    """The most popular (else most followed, else most prolific) artists of the genres, among
+    those credited on a track of the year range (needs `tracks`, the catalogue's)."""
     if mart is None or mart.empty:
         return pd.DataFrame()
     frame = mart
+    if filters.by_year and tracks is not None:
+        in_years = tracks_in_scope(tracks, Filters(years=filters.years,
+                                                   full_years=filters.full_years))
+        credited = pc.unique(pc.list_flatten(in_years.column("artist_ids"))).to_pylist()
+        frame = frame[frame["artist_id"].isin(credited)]
     if filters.by_genre:
         wanted = set(filters.genres)
         frame = frame[frame["genres"].map(

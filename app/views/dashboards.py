@@ -98,7 +98,7 @@ else:
 left, right = st.columns(2)
 with left:
     st.header("Top artists")
-    artists = dashboard_data.top_artists(marts["mart_artist_summary"], filters)
+    artists = dashboard_data.top_artists(marts["mart_artist_summary"], filters, tracks)
     if artists.empty:
         st.info("No artists in scope.")
     else:
@@ -106,8 +106,8 @@ with left:
         if artists["metric"].iloc[0] != "popularity":
             st.caption(f"Ranked by {md(artists['metric'].iloc[0])}: popularity is unknown"
                        " (development-mode data).")
-    if filters.by_year:  # said, not silently ignored: an artist's figures span all years
-        st.caption(dashboard_data.NOT_BY_YEAR)
+    if filters.by_year:  # the artists are in range, their figures are not per year
+        st.caption(dashboard_data.BY_YEAR_NOTE)
 with right:
     st.header("Labels")
     labels = dashboard_data.top_labels(marts["mart_label_summary"], filters)

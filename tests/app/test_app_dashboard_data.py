@@ -60,6 +60,16 @@ def test_top_artists_and_labels(gold):
     artists = dashboard_data.top_artists(marts(gold, "mart_artist_summary"),
                                          Filters(genres=("pop",)))
     assert list(artists["artist_name"]) == ["Beyoncé", "Pharrell Williams"]
+    # A year range keeps the artists credited on a track of those years: Homogenic (Björk, 1997)
+    # and Ágætis byrjun (Sigur Rós, 1999); the artists' own figures are not per year.
+    in_90s = Filters(years=(1995, 2000), full_years=FULL)
+    artists = dashboard_data.top_artists(marts(gold, "mart_artist_summary"), in_90s,
+                                         gold["mart_track_search"])
+    assert set(artists["artist_name"]) == {"Björk", "Sigur Rós"}
+    artists = dashboard_data.top_artists(marts(gold, "mart_artist_summary"),
+                                         Filters(genres=("pop",), years=(1995, 2000),
+                                                 full_years=FULL), gold["mart_track_search"])
+    assert artists.empty  # no pop track in those years
     labels = dashboard_data.top_labels(marts(gold, "mart_label_summary"),
                                        Filters(years=(1995, 2000), full_years=FULL))
     assert set(labels["label"]) == {"One Little Indian", "Smekkleysa"}
