@@ -502,8 +502,8 @@ class Crawler:
         given up: its artists are done without it, later runs skip it like a complete one."""
         owners = sorted(chunk.owners.get(album_id, ()))
         if album_id not in self.not_found_albums:  # count each run once, whatever the chunks
-            runs = self.state.record_album_not_found(album_id, reason,
-                                                     owners[0] if owners else None)
+            runs = self.state.record_failure("album", album_id, reason,
+                                             owners[0] if owners else None, not_found=True)
             self.not_found_albums[album_id] = (reason, runs)
         runs, limit = self.not_found_albums[album_id][1], self.settings.crawl_album_give_up_after
         if limit and runs >= limit:

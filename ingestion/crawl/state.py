@@ -179,29 +179,21 @@ class CrawlState:
             self.albums.bulk_write(ops, ordered=False)
 
     # -- failures -----------------------------------------------------------------------------
-    def record_failure(self, kind: str, item_id: str, reason: str, artist_id: str | None) -> None:
-        self.failures.update_one(
+    def record_failure(self, kind: str, item_id: str, reason: str, artist_id: str | None,
+                       *, not_found: bool = False) -> int:
+        """Record a failed work item (retried next run). `not_found`: the answer says the item
+        does not exist (an album's 404 / null; call once per run), counted in `not_found_runs`.
+        Returns that count: the runs with such an answer since the item last succeeded."""
+        doc = self.failures.find_one_and_update(
             {"_id": f"{kind}:{item_id}"},
             {"$set": {"kind": kind, "item_id": item_id, "reason": reason, "artist_id": artist_id,
                       "resolved": False, "crawl_id": self.crawl_id, "last_failed_at": _now()},
-             "$setOnInsert": {"first_failed_at": _now()}, "$inc": {"attempts": 1}},
-            upsert=True,
-        )
-
-    def record_album_not_found(self, album_id: str, reason: str, artist_id: str | None) -> int:
-        """Record a 404 / null answer for an album (call once per run); returns how many runs
-        have now had one since the album last succeeded (`not_found_runs`)."""
-        doc = self.failures.find_one_and_update(
-            {"_id": f"album:{album_id}"},
-            {"$set": {"kind": "album", "item_id": album_id, "reason": reason,
-                      "artist_id": artist_id, "resolved": False, "crawl_id": self.crawl_id,
-                      "last_failed_at": _now()},
              "$setOnInsert": {"first_failed_at": _now()},
-             "$inc": {"attempts": 1, "not_found_runs": 1}},
+             "$inc": {"attempts": 1, **({"not_found_runs": 1} if not_found else {})}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        return int(doc["not_found_runs"])
+        return int(doc.get("not_found_runs", 0))
 
     def resolve_failures(self, kind: str, item_ids: list[str] | set[str]) -> None:
         if item_ids:
