@@ -103,21 +103,26 @@ def publish_table(
     )
 
 
-def register_published(settings: Settings, names: list[str]) -> None:
-    """Make `gold.<table>` resolve in the Spark metastore (for Thrift/JDBC users and dbt docs)."""
-    gold = settings.gold_schema  # a validated identifier (lakehouse/settings.py)
-    query(f"CREATE SCHEMA IF NOT EXISTS {gold}", settings=settings)
+def register_tables(settings: Settings, schema: str, names: list[str]) -> None:
+    """Make `<schema>.<table>` resolve in the Spark metastore for the Delta tables at
+    LAKE_ROOT/<schema>/<table> (external tables; idempotent)."""
+    query(f"CREATE SCHEMA IF NOT EXISTS {schema}", settings=settings)
     for name in names:
-        location = settings.lake_uri + f"/{gold}/{name}"
-        # Table names come from the audit schema's listing; the location holds the user's
-        # LAKE_ROOT or DATA_DIR path, so it is a bound parameter.
+        location = settings.lake_uri + f"/{schema}/{name}"
+        # Schema names are validated settings and table names come from a Delta listing of the
+        # lake; the location holds the user's LAKE_ROOT or DATA_DIR path, so it is bound.
         query(
-            f"CREATE TABLE IF NOT EXISTS {gold}.{name} USING delta "
+            f"CREATE TABLE IF NOT EXISTS {schema}.{name} USING delta "
             "LOCATION %(location)s",
             {"location": location},
             settings=settings,
         )
-        query(f"REFRESH TABLE {gold}.{name}", settings=settings)
+        query(f"REFRESH TABLE {schema}.{name}", settings=settings)
+
+
+def register_published(settings: Settings, names: list[str]) -> None:
+    """Make `gold.<table>` resolve in the Spark metastore (for Thrift/JDBC users and dbt docs)."""
+    register_tables(settings, settings.gold_schema, names)
 
 
 def publish_all(

@@ -61,17 +61,11 @@ def register_lake_tables(settings: Settings) -> None:
     taking them for new ones and rebuilding them."""
     from lakehouse.dbt_sources import register_bronze_tables
     from lakehouse.lake import delta_tables
-    from spark_thrift.client import query
+    from quality.publish import AUDIT_SCHEMA, register_tables
 
     register_bronze_tables(settings)
-    for schema in (settings.dbt_silver_schema, "gold_audit", settings.gold_schema):
-        query(f"CREATE SCHEMA IF NOT EXISTS {schema}", settings=settings)
-        for name in delta_tables(settings, schema):
-            query(
-                f"CREATE TABLE IF NOT EXISTS {schema}.{name} USING delta LOCATION %(location)s",
-                {"location": f"{settings.lake_uri}/{schema}/{name}"},
-                settings=settings,
-            )
+    for schema in (settings.dbt_silver_schema, AUDIT_SCHEMA, settings.gold_schema):
+        register_tables(settings, schema, delta_tables(settings, schema))
 
 
 LAKE_WRITER = """
