@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -198,10 +199,45 @@ def generate_catalogue(n_artists: int, seed: int = 42) -> Catalogue:
             images=image_list(rng, artist_id, missing_share=0.10),
         )
         offsets[artist_id] = artist_offset(rng)
-    artist_ids = list(cat.artists)
-    for artist_id in artist_ids:
-        _generate_releases(rng, cat, artist_id, artist_ids, offsets, seed)
+    pool = _ArtistPool(list(cat.artists))
+    for artist_id in pool.ids:
+        _generate_releases(rng, cat, artist_id, pool, offsets, seed)
     return cat.index()
+
+
+class _ArtistPool:
+    """The catalogue's artist ids, to draw guest artists from "everyone but these".
+
+    A draw from `range(n)` makes the same random calls as a draw from a list of n items, so a
+    seed gives the same catalogue as copying the list of the others at every draw did, without
+    that O(artists) copy per track (which made large catalogues quadratic to generate).
+    """
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.position = {artist_id: i for i, artist_id in enumerate(ids)}
+
+    def _excluded_positions(self, excluded: list[str]) -> list[int]:
+        return sorted({self.position[artist_id] for artist_id in excluded})
+
+    def _other(self, index: int, skipped: list[int]) -> str:
+        """The `index`-th id of the list without the `skipped` positions (sorted)."""
+        for position in skipped:
+            if position <= index:
+                index += 1
+        return self.ids[index]
+
+    def choice(self, rng: random.Random, excluded: list[str]) -> str:
+        skipped = self._excluded_positions(excluded)
+        return self._other(rng.choice(range(len(self.ids) - len(skipped))), skipped)
+
+    def sample(self, rng: random.Random, excluded: list[str], most: Callable[[], int]
+               ) -> list[str]:
+        """Up to most() distinct other ids (most() is drawn after the exclusion, as before)."""
+        skipped = self._excluded_positions(excluded)
+        n_others = len(self.ids) - len(skipped)
+        picks = rng.sample(range(n_others), min(n_others, most()))
+        return [self._other(i, skipped) for i in picks]
 
 
 def _release_count(rng: random.Random) -> int:
@@ -223,15 +259,15 @@ def _generate_releases(
     rng: random.Random,
     cat: Catalogue,
     artist_id: str,
-    artist_ids: list[str],
+    pool: _ArtistPool,
     offsets: dict[str, tuple[float, ...]],
     seed: int,
 ) -> None:
     for n in range(_release_count(rng)):
         album_type = rng.choices(["album", "single", "compilation"], weights=[45, 45, 10])[0]
         album_artists = [artist_id]
-        if len(artist_ids) > 1 and rng.random() < 0.07:
-            album_artists.append(rng.choice([a for a in artist_ids if a != artist_id]))
+        if len(pool.ids) > 1 and rng.random() < 0.07:
+            album_artists.append(pool.choice(rng, excluded=[artist_id]))
         album_id = derived_id(seed, "album", artist_id, n)
         date, precision = _release_date(rng)
         markets = MARKETS if rng.random() < 0.85 else tuple(rng.sample(MARKETS, 4))
@@ -250,7 +286,7 @@ def _generate_releases(
         )
         cat.albums[album_id] = album
         for t in range(_track_count(rng, album_type)):
-            track = _generate_track(rng, cat, album, t, artist_ids, offsets, seed)
+            track = _generate_track(rng, cat, album, t, pool, offsets, seed)
             cat.tracks[track.id] = track
             album.track_ids.append(track.id)
 
@@ -260,15 +296,14 @@ def _generate_track(
     cat: Catalogue,
     album: Album,
     position: int,
-    artist_ids: list[str],
+    pool: _ArtistPool,
     offsets: dict[str, tuple[float, ...]],
     seed: int,
 ) -> Track:
     track_id = derived_id(seed, "track", album.id, position)
     credits = list(album.artist_ids)
     if rng.random() < 0.22:  # featured artists: several artists per track
-        others = [a for a in artist_ids if a not in credits]
-        credits += rng.sample(others, min(len(others), rng.randint(1, 2)))
+        credits += pool.sample(rng, excluded=credits, most=lambda: rng.randint(1, 2))
     primary = cat.artists[credits[0]]
     duration = int(min(900_000, max(45_000, rng.gauss(215_000, 55_000))))
     urban = any(GENRE_PROFILES[g].family == "urban" for g in primary.profile_genres)

@@ -32,6 +32,27 @@ def test_same_seed_and_size_give_the_same_catalogue():
     assert all(is_spotify_id(i) for i in itertools.chain(one.artists, one.albums, one.tracks))
 
 
+def test_guest_artist_draws_equal_draws_from_the_copied_list_of_the_others():
+    """The pool draws "anyone but these" without copying the id list; a seed must still give
+    the catalogue that drawing from the copied list gave (random.choice/sample on a list)."""
+    from ingestion.emulator.catalogue import _ArtistPool
+
+    ids = [f"a{i}" for i in range(40)]
+    pool = _ArtistPool(ids)
+    cases = random.Random(5)
+    for _ in range(300):
+        excluded = cases.sample(ids, cases.randint(1, 4))
+        others = [a for a in ids if a not in excluded]
+        seed = cases.random()
+        listed, pooled = random.Random(seed), random.Random(seed)
+        assert pool.choice(pooled, excluded) == listed.choice(others)
+        want = listed.sample(others, min(len(others), listed.randint(1, 2)))
+        assert pool.sample(pooled, excluded, most=lambda r=pooled: r.randint(1, 2)) == want
+        assert listed.random() == pooled.random()  # the same number of draws was made
+    tiny = _ArtistPool(["x", "y"])
+    assert tiny.sample(random.Random(1), ["x", "y"], most=lambda: 2) == []
+
+
 def test_catalogue_has_realistic_variety():
     cat = generate_catalogue(60, seed=42)
     tracks, albums, artists = cat.tracks.values(), cat.albums.values(), cat.artists.values()
