@@ -1,11 +1,14 @@
-"""Benchmark: `dbt build` wall time and Spark Thrift Server peak RSS on synthetic catalogues.
+"""Benchmark: `dbt build` wall time and Spark Thrift Server peak RSS on emulator catalogues.
 
-For each size (tracks) it writes bronze Delta tables with delta-rs (realistic API payloads:
-~1 album per 10 tracks, ~1 artist per 20 tracks, 2-artist credits on 1 track in 5, audio features
-for 80% of tracks), runs a full `dbt build` (models + data tests, as the pipeline does), then
-twice appends 1% new tracks (with their albums, features and a few changed artists) and runs the
-incremental `dbt build`. The first incremental build after the bulk load also re-merges the bulk
-batch (stamped at the watermark); the second is the steady state, the quoted figure.
+For each size (tracks) it generates the Spotify emulator's catalogue and writes what a crawl of
+it lands in bronze (the emulator's own full artist, album and track documents and audio
+features, canonical JSON, written with delta-rs), crawling artist by artist until the size is
+reached. It runs a full `dbt build` (models + data tests, as the pipeline does), then twice
+crawls 1% new tracks (new artists' releases and features) while 1% of the stored artists get
+new popularity and followers, and runs the incremental `dbt build`. The first incremental build
+after the bulk load also re-merges the bulk batch (stamped at the watermark); the second is the
+steady state, the quoted figure. A last build with nothing new in bronze gives the floor every
+incremental run pays (statements, planning, tests), whatever it merges.
 
 Runs against its own Thrift Server (started and stopped here) on a private data dir.
 Usage: .venv/bin/python benchmarks/dbt_build.py [--sizes 10000 200000] [--threads 1]
@@ -20,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import tempfile
 import time
@@ -34,110 +36,89 @@ from lakehouse.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-GENRES = [f"genre {i}" for i in range(60)]
+SPOTIFY = "https://api.spotify.com"
+T0 = datetime(2026, 11, 1, tzinfo=UTC)  # the bulk load's export time
+TRACKS_PER_ARTIST = 40  # a little under the emulator's average, so the catalogue is big enough
 
 
-def _artist(i: int, rng: random.Random, version: int = 0) -> dict:
-    return {
-        "id": f"ar{i:07d}",
-        "name": f"Artist {i}",
-        "type": "artist",
-        "uri": f"spotify:artist:ar{i:07d}",
-        "genres": rng.sample(GENRES, rng.choice([0, 1, 2, 3])),
-        "popularity": min(100, rng.randint(0, 90) + version),
-        "followers": {"href": None, "total": rng.randint(0, 10_000_000)},
-        "images": [{"url": f"https://i.scdn.co/image/ar{i}", "height": 640, "width": 640}],
-        "external_urls": {"spotify": f"https://open.spotify.com/artist/ar{i:07d}"},
-    }
+class CrawledCatalogue:
+    """The emulator's catalogue (the project's Spotify stand-in), crawled artist by artist.
 
+    The documents are what the crawler stores for an extended-quota app: full artists, full
+    albums (with their first page of tracks), full tracks and audio features, rendered by the
+    emulator itself, so payload sizes and shapes are the ones a real crawl lands in bronze.
+    Crawling an artist takes all its releases (albums, singles, compilations and those it
+    appears on) and the docs of every artist credited on them, as `ingestion/crawl` does.
+    """
 
-def _credit(i: int) -> dict:
-    return {"id": f"ar{i:07d}", "name": f"Artist {i}", "type": "artist"}
+    def __init__(self, n_tracks: int, seed: int) -> None:
+        from ingestion.emulator.catalogue import generate_catalogue
 
+        # Headroom for the bulk load and the two 1% crawls after it.
+        self.cat = generate_catalogue(int(n_tracks * 1.05 / TRACKS_PER_ARTIST) + 20, seed=seed)
+        self.order = list(self.cat.artists)
+        self.crawled = 0
+        self.albums: set[str] = set()
+        self.artist_docs: set[str] = set()
 
-def _album(j: int, n_artists: int, n_tracks: int, rng: random.Random) -> dict:
-    precision = rng.choice(["day", "day", "day", "month", "year"])
-    year = rng.randint(1960, 2025)
-    date = {"year": f"{year}", "month": f"{year}-{rng.randint(1, 12):02d}"}.get(
-        precision, f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    )
-    return {
-        "id": f"al{j:07d}",
-        "name": f"Album {j}",
-        "album_type": "album",
-        "total_tracks": n_tracks,
-        "release_date": date,
-        "release_date_precision": precision,
-        "artists": [_credit(j % n_artists)],
-        "images": [{"url": f"https://i.scdn.co/image/al{j}", "height": 640, "width": 640}],
-        "label": f"Label {j % 500}",
-        "popularity": rng.randint(0, 100),
-        "genres": [],
-        "external_ids": {"upc": f"{j:012d}"},
-    }
+    def crawl(self, n_tracks: int, at: datetime) -> dict[str, list[dict]]:
+        """Documents of the next artists, until at least `n_tracks` new tracks are stored."""
+        from ingestion.emulator import rendering
 
+        cat, docs = self.cat, {"artists": [], "albums": [], "tracks": [], "audio_features": []}
+        while len(docs["tracks"]) < n_tracks:
+            if self.crawled == len(self.order):
+                raise RuntimeError("the benchmark catalogue is too small for the sizes asked")
+            artist_id = self.order[self.crawled]
+            self.crawled += 1
+            first_album, first_track = len(docs["albums"]), len(docs["tracks"])
+            for album_id, _group in cat.releases[artist_id]:
+                if album_id in self.albums:
+                    continue
+                self.albums.add(album_id)
+                album = cat.albums[album_id]
+                docs["albums"].append(rendering.album_full(cat, album, rendering.EXTENDED, SPOTIFY))
+                for track_id in album.track_ids:
+                    track = cat.tracks[track_id]
+                    docs["tracks"].append(rendering.track_full(cat, track, rendering.EXTENDED))
+                    if track.features is not None:
+                        docs["audio_features"].append(rendering.audio_features(track))
+            new_docs = docs["albums"][first_album:] + docs["tracks"][first_track:]
+            credited = [artist_id] + [a["id"] for doc in new_docs for a in doc["artists"]]
+            for credited_id in dict.fromkeys(credited):
+                if credited_id not in self.artist_docs:
+                    self.artist_docs.add(credited_id)
+                    docs["artists"].append(
+                        rendering.artist_full(cat.artists[credited_id], rendering.EXTENDED)
+                    )
+        return docs
 
-def _track(k: int, album_id: str, primary: int, n_artists: int, rng: random.Random) -> dict:
-    credits = [_credit(primary)]
-    if k % 5 == 0:
-        credits.append(_credit((primary + 7) % n_artists))
-    return {
-        "id": f"tr{k:08d}",
-        "name": f"Track {k}",
-        "artists": credits,
-        "album": {"id": album_id, "name": "x", "album_type": "album"},
-        "disc_number": 1,
-        "track_number": k % 10 + 1,
-        "duration_ms": rng.randint(90_000, 400_000),
-        "explicit": k % 7 == 0,
-        "popularity": rng.randint(0, 100),
-        "preview_url": None,
-        "external_ids": {"isrc": f"ISRC{k:08d}"},
-    }
+    def changed_artists(self, share: float, step: int) -> list[dict]:
+        """A re-crawl's new versions of `share` of the stored artists (popularity, followers)."""
+        from ingestion.emulator import rendering
 
-
-def _features(k: int, rng: random.Random) -> dict:
-    unit = lambda: round(rng.random(), 3)  # noqa: E731
-    return {
-        "id": f"tr{k:08d}",
-        "danceability": unit(),
-        "energy": unit(),
-        "key": rng.randint(-1, 11),
-        "loudness": round(-rng.random() * 30, 2),
-        "mode": rng.randint(0, 1),
-        "speechiness": unit(),
-        "acousticness": unit(),
-        "instrumentalness": unit(),
-        "liveness": unit(),
-        "valence": unit(),
-        "tempo": round(60 + rng.random() * 120, 2),
-        "time_signature": 4,
-    }
-
-
-def catalogue(first_track: int, n_tracks: int, n_artists: int, seed: int) -> dict[str, list]:
-    """Documents for tracks [first_track, first_track + n_tracks), 10 tracks per album."""
-    rng = random.Random(seed)
-    docs: dict[str, list] = {"albums": [], "tracks": [], "audio_features": []}
-    for j in range(first_track // 10, (first_track + n_tracks) // 10):
-        docs["albums"].append(_album(j, n_artists, 10, rng))
-        for k in range(j * 10, j * 10 + 10):
-            docs["tracks"].append(_track(k, f"al{j:07d}", j % n_artists, n_artists, rng))
-            if k % 5 != 4:
-                docs["audio_features"].append(_features(k, rng))
-    return docs
+        stored = sorted(self.artist_docs)
+        changed = []
+        for artist_id in stored[:: max(1, round(1 / share))]:
+            doc = rendering.artist_full(self.cat.artists[artist_id], rendering.EXTENDED)
+            doc["popularity"] = min(100, doc["popularity"] + step)
+            doc["followers"]["total"] += 1000 * step
+            changed.append(doc)
+        return changed
 
 
 def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: datetime) -> None:
+    """Append `docs` to a bronze table as the export does: canonical JSON and its sha256."""
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    payloads = [json.dumps(d, separators=(",", ":")) for d in docs]
+    from ingestion.bronze_validation import canonical_json, content_hash
+
     table = pa.table(
         {
             "id": [d["id"] for d in docs],
-            "payload": payloads,
-            "content_hash": [str(hash(p)) for p in payloads],
+            "payload": [canonical_json(d) for d in docs],
+            "content_hash": [content_hash(d) for d in docs],
             "ingested_at": pa.array([at] * len(docs), pa.timestamp("us", tz="UTC")),
             "source": ["emulator"] * len(docs),
             "crawl_id": [f"crawl-{batch}"] * len(docs),
@@ -146,6 +127,12 @@ def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: d
         }
     )
     write_deltalake(f"{location}/{entity}", table, mode="append")
+
+
+def write_crawl(location: str, docs: dict[str, list[dict]], batch: str, at: datetime) -> None:
+    for entity, entity_docs in docs.items():
+        if entity_docs:
+            write_bronze(location, entity, entity_docs, batch, at)
 
 
 def node_time(summary: DbtRunSummary) -> dict:
@@ -178,13 +165,10 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
         }
     )
     location = settings.lake_path(f"bronze_{tag}")
-    n_artists = max(10, n_tracks // 20)
-    t0 = datetime(2026, 11, 1, tzinfo=UTC)
-    rng = random.Random(1)
     started = time.monotonic()
-    write_bronze(location, "artists", [_artist(i, rng) for i in range(n_artists)], "b1", t0)
-    for entity, docs in catalogue(0, n_tracks, n_artists, seed=2).items():
-        write_bronze(location, entity, docs, "b1", t0)
+    crawler = CrawledCatalogue(n_tracks, seed=2)
+    bulk = crawler.crawl(n_tracks, T0)
+    write_crawl(location, bulk, "b1", T0)
     bronze_s = time.monotonic() - started
     register_bronze_tables(scoped, lake_folder=f"bronze_{tag}")
     (thrift,) = select(settings, ["thrift"])
@@ -193,18 +177,25 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
     with PeakRss(lambda: [pid]) as rss_full:
         # The pipeline's production build: models and data tests (unit tests run in CI only).
         full = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
-    # Two crawls of 1% new tracks (with their albums and features) and 1% of the artists changed.
-    # The first incremental build after the bulk load also re-merges the bulk batch: all of it is
-    # stamped at the watermark, which incremental models re-read (latest_bronze_version). The
-    # second is the steady state of a pipeline run after a small crawl, the figure quoted.
-    extra = max(10, n_tracks // 100)
-    after_bulk, rss_after_bulk = _crawl_and_build(scoped, location, n_tracks, n_artists, 1, pid)
-    incremental, rss_inc = _crawl_and_build(scoped, location, n_tracks, n_artists, 2, pid)
-    changed = len(range(0, n_artists, 100))
+    # Two crawls of 1% new tracks (new artists with their releases and features) that also
+    # re-crawl 1% of the stored artists with new popularity and followers. The first
+    # incremental build after the bulk load also re-merges the bulk batch: all of it is stamped
+    # at the watermark, which incremental models re-read (latest_bronze_version). The second is
+    # the steady state of a pipeline run after a small crawl, the figure quoted.
+    after_bulk, rss_after_bulk, _ = _crawl_and_build(scoped, location, crawler, n_tracks, 1, pid)
+    incremental, rss_inc, crawl = _crawl_and_build(scoped, location, crawler, n_tracks, 2, pid)
+    # The floor of any incremental run: the same build with nothing new in bronze.
+    nothing_new = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
     return {
-        "tracks": n_tracks,
-        "albums": n_tracks // 10,
-        "artists": n_artists,
+        "size": n_tracks,
+        "tracks": len(bulk["tracks"]),
+        "albums": len(bulk["albums"]),
+        "artists": len(bulk["artists"]),
+        "crawled_artists": crawler.crawled,
+        "bronze_payload_mb": {
+            entity: round(sum(len(json.dumps(d)) for d in docs) / 2**20, 1)
+            for entity, docs in bulk.items()
+        },
         "bronze_write_s": round(bronze_s, 1),
         "full_build": {
             "wall_s": round(full.seconds, 1),
@@ -222,36 +213,43 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
             "thrift_peak_rss_mb": round(rss_after_bulk / 2**20),
         },
         "incremental_build": {
-            "new_tracks": extra,
-            "changed_artists": changed,
+            "new_tracks": len(crawl["tracks"]),
+            "new_albums": len(crawl["albums"]),
+            "artist_versions": len(crawl["artists"]),
             "wall_s": round(incremental.seconds, 1),
             "success": incremental.success,
             "share_of_full": round(incremental.seconds / full.seconds, 3),
             "thrift_peak_rss_mb": round(rss_inc / 2**20),
             "node_time": node_time(incremental),
         },
+        "nothing_new_build": {
+            "wall_s": round(nothing_new.seconds, 1),
+            "success": nothing_new.success,
+            "share_of_full": round(nothing_new.seconds / full.seconds, 3),
+            "node_time": node_time(nothing_new),
+        },
     }
 
 
+
 def _crawl_and_build(
-    scoped: Settings, location: str, n_tracks: int, n_artists: int, step: int, pid: int
-) -> tuple[DbtRunSummary, int]:
-    """Append crawl number `step` (1% new tracks, 1% of the artists changed, exported a day
-    after the previous one) and run the incremental build; returns it and the peak RSS."""
+    scoped: Settings, location: str, crawler: CrawledCatalogue, n_tracks: int, step: int,
+    pid: int,
+) -> tuple[DbtRunSummary, int, dict[str, list[dict]]]:
+    """Append crawl number `step` (1% new tracks, 1% of the stored artists changed, exported a
+    day after the previous one) and run the incremental build; returns it, the peak RSS and
+    the crawl's documents."""
     from lakehouse import dbt_runner
 
-    extra = max(10, n_tracks // 100)
-    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=step)
-    rng = random.Random(100 + step)
-    changed = [_artist(i, rng, version=step) for i in range(0, n_artists, 100)]
-    batch = f"b{step + 1}"
-    write_bronze(location, "artists", changed, batch, at)
-    first = n_tracks + (step - 1) * extra
-    for entity, docs in catalogue(first, extra, n_artists, seed=2 + step).items():
-        write_bronze(location, entity, docs, batch, at)
+    at = T0 + timedelta(days=step)
+    changed = crawler.changed_artists(0.01, step)
+    docs = crawler.crawl(max(10, n_tracks // 100), at)
+    fresh = {d["id"] for d in docs["artists"]}
+    docs["artists"] += [d for d in changed if d["id"] not in fresh]
+    write_crawl(location, docs, f"b{step + 1}", at)
     with PeakRss(lambda: [pid]) as rss:
         build = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
-    return build, rss.peak
+    return build, rss.peak, docs
 
 
 def main() -> None:
@@ -288,6 +286,7 @@ def main() -> None:
         "spark_driver_memory": settings.spark_driver_memory,
         "dbt_threads": settings.dbt_threads,
         "dbt_poll_interval_s": settings.dbt_poll_interval_s,
+        "bronze": "emulator payloads",
     }
     try:
         for n_tracks in args.sizes:
@@ -310,12 +309,12 @@ def save_run(machine: dict, run: dict, stem: str) -> None:
     previous = json.loads(path.read_text()) if path.is_file() else {}
     if previous.get("machine") != machine:
         previous = {}  # other settings: the older rows are not comparable
-    runs = {r["tracks"]: r for r in previous.get("runs", [])}
-    runs[run["tracks"]] = run
+    runs = {r["size"]: r for r in previous.get("runs", [])}
+    runs[run["size"]] = run
     result = {
         "benchmark": "dbt_build",
         "machine": machine,
-        "runs": sorted(runs.values(), key=lambda r: r["tracks"]),
+        "runs": sorted(runs.values(), key=lambda r: r["size"]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
@@ -329,34 +328,42 @@ def markdown(result: dict) -> str:
         "",
         f"{m['cpus']} CPUs, Spark driver {m['spark_driver_memory']}, dbt threads"
         f" {m['dbt_threads']}, dbt poll interval {m['dbt_poll_interval_s']} s; the pipeline's"
-        " build (models + data tests, no unit tests). Load average: 1-minute, before/after the"
+        " build (models + data tests, no unit tests). Bronze: the emulator's documents as the"
+        " crawler stores them (extended-quota app). Load average: 1-minute, before/after the"
         " size (the machine is shared).",
         "",
-        "| tracks | albums | artists | full build (models+tests) | peak RSS | first 1% incremental"
-        " after the bulk load | 1% incremental build | share of full | peak RSS | measured |"
-        " load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| tracks | albums | artists | bronze JSON | full build (models+tests) | peak RSS |"
+        " first 1% incremental after the bulk load | 1% incremental build | share of full |"
+        " peak RSS | build with nothing new | share of full | measured | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in result["runs"]:
-        f, i = r["full_build"], r["incremental_build"]
+        f, i, n = r["full_build"], r["incremental_build"], r["nothing_new_build"]
         lines.append(
-            f"| {r['tracks']:,} | {r['albums']:,} | {r['artists']:,} | {f['wall_s']} s"
-            f" ({f['models']} models, {f['tests']} tests{'' if f['success'] else ', FAILED'}) |"
+            f"| {r['tracks']:,} | {r['albums']:,} | {r['artists']:,} |"
+            f" {sum(r['bronze_payload_mb'].values()):,.0f} MB | {f['wall_s']} s"
+            f" ({f['models']} models, {f['tests']} tests{_failed(f)}) |"
             f" {f['thrift_peak_rss_mb']} MB | {_after_bulk(r)} | {i['wall_s']} s"
-            f" (+{i['new_tracks']:,} tracks"
-            f"{'' if i['success'] else ', FAILED'}) |"
-            f" {i['share_of_full']:.0%} | {i['thrift_peak_rss_mb']} MB | {r['date']} |"
+            f" (+{i['new_tracks']:,} tracks, {i['artist_versions']:,} artist versions{_failed(i)})"
+            f" | {i['share_of_full']:.0%} | {i['thrift_peak_rss_mb']} MB |"
+            f" {n['wall_s']} s{_failed(n)} | {n['share_of_full']:.0%} | {r['date']} |"
             f" {r['load_avg_1m'][0]} / {r['load_avg_1m'][1]} |"
         )
     lines += ["", "Summed node seconds (dbt threads run nodes in parallel) and slowest nodes:", ""]
+    builds = (("full", "full_build"), ("incremental", "incremental_build"),
+              ("nothing new", "nothing_new_build"))
     for r in result["runs"]:
-        for label, build in (("full", r["full_build"]), ("incremental", r["incremental_build"])):
-            spent = build.get("node_time")
+        for label, key in builds:
+            spent = r[key].get("node_time")
             if spent:
                 kinds = ", ".join(f"{k} {s} s" for k, s in spent["summed_s"].items())
                 slow = ", ".join(f"{n} {s} s" for n, s in spent["slowest"])
                 lines.append(f"- {r['tracks']:,} tracks, {label}: {kinds}; slowest: {slow}")
     return "\n".join(lines + model_table(result)) + "\n"
+
+
+def _failed(build: dict) -> str:
+    return "" if build["success"] else ", FAILED"
 
 
 def _after_bulk(run: dict) -> str:
