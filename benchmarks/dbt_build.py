@@ -26,6 +26,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SPOTIFY = "https://api.spotify.com"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)  # the bulk load's export time
+CHUNK_TRACKS = 50_000
 TRACKS_PER_ARTIST = 40  # a little under the emulator's average, so the catalogue is big enough
 
 
@@ -61,12 +63,24 @@ class CrawledCatalogue:
         self.albums: set[str] = set()
         self.artist_docs: set[str] = set()
 
-    def crawl(self, n_tracks: int, at: datetime) -> dict[str, list[dict]]:
-        """Documents of the next artists, until at least `n_tracks` new tracks are stored."""
+    def crawl(self, n_tracks: int, store: Callable[[dict[str, list[dict]]], None]) -> dict:
+        """Crawl the next artists until at least `n_tracks` new tracks are stored; `store` gets
+        the documents in chunks of about CHUNK_TRACKS tracks (a 1M-track catalogue's documents
+        would not fit in memory at once). Returns the counts and JSON megabytes per entity."""
         from ingestion.emulator import rendering
 
-        cat, docs = self.cat, {"artists": [], "albums": [], "tracks": [], "audio_features": []}
-        while len(docs["tracks"]) < n_tracks:
+        cat, docs = self.cat, _no_docs()
+        counts = dict.fromkeys(docs, 0)
+        megabytes = dict.fromkeys(docs, 0.0)
+
+        def flush() -> None:
+            for entity, entity_docs in docs.items():
+                counts[entity] += len(entity_docs)
+                megabytes[entity] += sum(len(json.dumps(d)) for d in entity_docs) / 2**20
+            store(docs)
+            docs.update(_no_docs())
+
+        while counts["tracks"] + len(docs["tracks"]) < n_tracks:
             if self.crawled == len(self.order):
                 raise RuntimeError("the benchmark catalogue is too small for the sizes asked")
             artist_id = self.order[self.crawled]
@@ -91,7 +105,10 @@ class CrawledCatalogue:
                     docs["artists"].append(
                         rendering.artist_full(cat.artists[credited_id], rendering.EXTENDED)
                     )
-        return docs
+            if len(docs["tracks"]) >= CHUNK_TRACKS:
+                flush()
+        flush()
+        return {"counts": counts, "payload_mb": {e: round(mb, 1) for e, mb in megabytes.items()}}
 
     def changed_artists(self, share: float, step: int) -> list[dict]:
         """A re-crawl's new versions of `share` of the stored artists (popularity, followers)."""
@@ -129,10 +146,19 @@ def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: d
     write_deltalake(f"{location}/{entity}", table, mode="append")
 
 
-def write_crawl(location: str, docs: dict[str, list[dict]], batch: str, at: datetime) -> None:
-    for entity, entity_docs in docs.items():
-        if entity_docs:
-            write_bronze(location, entity, entity_docs, batch, at)
+def _no_docs() -> dict[str, list[dict]]:
+    return {"artists": [], "albums": [], "tracks": [], "audio_features": []}
+
+
+def bronze_writer(location: str, batch: str, at: datetime) -> Callable[[dict], None]:
+    """Appends each entity's documents of one crawl to its bronze table."""
+
+    def store(docs: dict[str, list[dict]]) -> None:
+        for entity, entity_docs in docs.items():
+            if entity_docs:
+                write_bronze(location, entity, entity_docs, batch, at)
+
+    return store
 
 
 def node_time(summary: DbtRunSummary) -> dict:
@@ -167,8 +193,7 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
     location = settings.lake_path(f"bronze_{tag}")
     started = time.monotonic()
     crawler = CrawledCatalogue(n_tracks, seed=2)
-    bulk = crawler.crawl(n_tracks, T0)
-    write_crawl(location, bulk, "b1", T0)
+    bulk = crawler.crawl(n_tracks, bronze_writer(location, "b1", T0))
     bronze_s = time.monotonic() - started
     register_bronze_tables(scoped, lake_folder=f"bronze_{tag}")
     (thrift,) = select(settings, ["thrift"])
@@ -188,14 +213,11 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
     nothing_new = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
     return {
         "size": n_tracks,
-        "tracks": len(bulk["tracks"]),
-        "albums": len(bulk["albums"]),
-        "artists": len(bulk["artists"]),
+        "tracks": bulk["counts"]["tracks"],
+        "albums": bulk["counts"]["albums"],
+        "artists": bulk["counts"]["artists"],
         "crawled_artists": crawler.crawled,
-        "bronze_payload_mb": {
-            entity: round(sum(len(json.dumps(d)) for d in docs) / 2**20, 1)
-            for entity, docs in bulk.items()
-        },
+        "bronze_payload_mb": bulk["payload_mb"],
         "bronze_write_s": round(bronze_s, 1),
         "full_build": {
             "wall_s": round(full.seconds, 1),
@@ -213,9 +235,9 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
             "thrift_peak_rss_mb": round(rss_after_bulk / 2**20),
         },
         "incremental_build": {
-            "new_tracks": len(crawl["tracks"]),
-            "new_albums": len(crawl["albums"]),
-            "artist_versions": len(crawl["artists"]),
+            "new_tracks": crawl["counts"]["tracks"],
+            "new_albums": crawl["counts"]["albums"],
+            "artist_versions": crawl["counts"]["artists"] + crawl["changed_artists"],
             "wall_s": round(incremental.seconds, 1),
             "success": incremental.success,
             "share_of_full": round(incremental.seconds / full.seconds, 3),
@@ -235,21 +257,20 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
 def _crawl_and_build(
     scoped: Settings, location: str, crawler: CrawledCatalogue, n_tracks: int, step: int,
     pid: int,
-) -> tuple[DbtRunSummary, int, dict[str, list[dict]]]:
+) -> tuple[DbtRunSummary, int, dict]:
     """Append crawl number `step` (1% new tracks, 1% of the stored artists changed, exported a
     day after the previous one) and run the incremental build; returns it, the peak RSS and
-    the crawl's documents."""
+    the crawl's counts."""
     from lakehouse import dbt_runner
 
     at = T0 + timedelta(days=step)
+    store = bronze_writer(location, f"b{step + 1}", at)
     changed = crawler.changed_artists(0.01, step)
-    docs = crawler.crawl(max(10, n_tracks // 100), at)
-    fresh = {d["id"] for d in docs["artists"]}
-    docs["artists"] += [d for d in changed if d["id"] not in fresh]
-    write_crawl(location, docs, f"b{step + 1}", at)
+    store({"artists": changed})
+    crawl = {**crawler.crawl(max(10, n_tracks // 100), store), "changed_artists": len(changed)}
     with PeakRss(lambda: [pid]) as rss:
         build = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
-    return build, rss.peak, docs
+    return build, rss.peak, crawl
 
 
 def main() -> None:
