@@ -41,6 +41,8 @@ SPOTIFY = "https://api.spotify.com"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)  # the bulk load's export time
 CHUNK_TRACKS = 50_000
 TRACKS_PER_ARTIST = 40  # a little under the emulator's average, so the catalogue is big enough
+# Writes one chunk of a crawl's documents per entity; returns the payload bytes per entity.
+Store = Callable[[dict[str, list[dict]]], dict[str, int]]
 
 
 class CrawledCatalogue:
@@ -63,10 +65,11 @@ class CrawledCatalogue:
         self.albums: set[str] = set()
         self.artist_docs: set[str] = set()
 
-    def crawl(self, n_tracks: int, store: Callable[[dict[str, list[dict]]], None]) -> dict:
+    def crawl(self, n_tracks: int, store: Store) -> dict:
         """Crawl the next artists until at least `n_tracks` new tracks are stored; `store` gets
         the documents in chunks of about CHUNK_TRACKS tracks (a 1M-track catalogue's documents
-        would not fit in memory at once). Returns the counts and JSON megabytes per entity."""
+        would not fit in memory at once) and returns the payload bytes it wrote per entity.
+        Returns the counts and payload megabytes per entity."""
         from ingestion.emulator import rendering
 
         cat, docs = self.cat, _no_docs()
@@ -74,10 +77,10 @@ class CrawledCatalogue:
         megabytes = dict.fromkeys(docs, 0.0)
 
         def flush() -> None:
+            written = store(docs)
             for entity, entity_docs in docs.items():
                 counts[entity] += len(entity_docs)
-                megabytes[entity] += sum(len(json.dumps(d)) for d in entity_docs) / 2**20
-            store(docs)
+                megabytes[entity] += written.get(entity, 0) / 2**20
             docs.update(_no_docs())
 
         while counts["tracks"] + len(docs["tracks"]) < n_tracks:
@@ -124,17 +127,19 @@ class CrawledCatalogue:
         return changed
 
 
-def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: datetime) -> None:
-    """Append `docs` to a bronze table as the export does: canonical JSON and its sha256."""
+def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: datetime) -> int:
+    """Append `docs` to a bronze table as the export does: canonical JSON and its sha256.
+    Returns the payloads' size in bytes (UTF-8)."""
     import pyarrow as pa
     from deltalake import write_deltalake
 
     from ingestion.bronze_validation import canonical_json, content_hash
 
+    payloads = [canonical_json(d) for d in docs]
     table = pa.table(
         {
             "id": [d["id"] for d in docs],
-            "payload": [canonical_json(d) for d in docs],
+            "payload": payloads,
             "content_hash": [content_hash(d) for d in docs],
             "ingested_at": pa.array([at] * len(docs), pa.timestamp("us", tz="UTC")),
             "source": ["emulator"] * len(docs),
@@ -144,19 +149,22 @@ def write_bronze(location: str, entity: str, docs: list[dict], batch: str, at: d
         }
     )
     write_deltalake(f"{location}/{entity}", table, mode="append")
+    return sum(len(p.encode("utf-8")) for p in payloads)
 
 
 def _no_docs() -> dict[str, list[dict]]:
     return {"artists": [], "albums": [], "tracks": [], "audio_features": []}
 
 
-def bronze_writer(location: str, batch: str, at: datetime) -> Callable[[dict], None]:
+def bronze_writer(location: str, batch: str, at: datetime) -> Store:
     """Appends each entity's documents of one crawl to its bronze table."""
 
-    def store(docs: dict[str, list[dict]]) -> None:
-        for entity, entity_docs in docs.items():
-            if entity_docs:
-                write_bronze(location, entity, entity_docs, batch, at)
+    def store(docs: dict[str, list[dict]]) -> dict[str, int]:
+        return {
+            entity: write_bronze(location, entity, entity_docs, batch, at)
+            for entity, entity_docs in docs.items()
+            if entity_docs
+        }
 
     return store
 
@@ -251,7 +259,6 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
             "node_time": node_time(nothing_new),
         },
     }
-
 
 
 def _crawl_and_build(
