@@ -76,6 +76,22 @@ def services_down(only: list[str] | None = ServiceOption) -> None:
         raise fail(str(exc)) from exc
 
 
+@services_app.command("run")
+def services_run(
+    name: str = typer.Argument(..., help="The service to run: ferretdb or thrift."),
+) -> None:
+    """Run one service in the foreground (a container's entry point, systemd); Ctrl-C stops it."""
+    from lakehouse import services
+
+    settings = get_settings()
+    try:
+        (service,) = services.select(settings, [name])
+        err_console.print(f"running {service.title} on {service.address}", highlight=False)
+        services.run_in_foreground(service)
+    except ServiceError as exc:
+        raise fail(str(exc)) from exc
+
+
 @services_app.command("status")
 def services_status(only: list[str] | None = ServiceOption) -> None:
     """Show each service, its address, pid and health. Exit code 1 if any is not healthy."""

@@ -7,9 +7,11 @@ each service's address and health.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from filelock import FileLock, Timeout
 
@@ -65,8 +67,6 @@ def _managed(settings: Settings, name: str) -> ManagedProcess:
 
 def _ferretdb(settings: Settings) -> Service:
     def prepare() -> tuple[list[str], dict[str, str], Path]:
-        import os
-
         return ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir
 
     return Service(
@@ -159,12 +159,7 @@ def _start_unlocked(service: Service) -> str:
             what=service.title,
         )
         return f"{service.title}: healthy after {waited:.1f} s (pid {running.pid})"
-    if not port_is_free(service.host, service.port):
-        raise ServiceError(
-            f"{service.title}: port {service.port} on {service.host} is already in use by "
-            f"{port_owner(service.port)}. Stop that process, or choose another port "
-            f"({service.name.upper()}_PORT in .env)."
-        )
+    _check_port_free(service)
     command, env, cwd = service.prepare()
     proc = service.process.start(command, env=env, cwd=cwd)
     waited = wait_until_healthy(
@@ -173,6 +168,34 @@ def _start_unlocked(service: Service) -> str:
     return (
         f"{service.title}: started (pid {proc.pid}) on {service.address}, healthy in {waited:.1f} s"
     )
+
+
+def _check_port_free(service: Service) -> None:
+    if not port_is_free(service.host, service.port):
+        raise ServiceError(
+            f"{service.title}: port {service.port} on {service.host} is already in use by "
+            f"{port_owner(service.port)}. Stop that process, or choose another port "
+            f"({service.name.upper()}_PORT in .env)."
+        )
+
+
+def run_in_foreground(service: Service) -> NoReturn:
+    """Become the service: exec its command in this process, logging to this terminal.
+
+    For a supervisor that owns the process itself (a container's entry point, systemd): the
+    server gets this pid and the supervisor's signals, and no pid file is written, so `services
+    down` leaves it alone. spark-submit execs its JVM in turn, so the JVM is the process.
+    """
+    if service.external:
+        raise ServiceError(
+            f"{service.title}: MONGODB_URI points at an external server, so there is nothing to"
+            " run here. Unset MONGODB_URI to run the local FerretDB."
+        )
+    _check_port_free(service)
+    command, env, cwd = service.prepare()
+    cwd.mkdir(parents=True, exist_ok=True)
+    os.chdir(cwd)
+    os.execvpe(command[0], command, env)  # noqa: S606 (an argv list built from settings)
 
 
 def stop(service: Service) -> str:

@@ -165,3 +165,64 @@ def test_unknown_service_is_rejected(private_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert "Unknown service" in result.stderr
     assert "ferretdb" in result.stderr
+
+
+def test_run_execs_ferretdb_in_the_foreground_until_signalled(
+    private_env: dict[str, str],
+) -> None:
+    """`services run` (a container's entry point): the server is the CLI's own process."""
+    import signal
+
+    import pymongo
+
+    port = int(private_env["FERRETDB_PORT"])
+    server = subprocess.Popen(
+        [CLI, "services", "run", "ferretdb"],
+        env={**os.environ, **private_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        client = pymongo.MongoClient(
+            f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=30_000
+        )
+        client.run_check.items.insert_one({"_id": "a", "n": 1})
+        assert client.run_check.items.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+        client.close()
+
+        # exec, not a child: the pid the supervisor started is the one listening on the port.
+        listening = {
+            c.pid for c in psutil.net_connections("tcp")
+            if c.laddr and c.laddr.port == port and c.status == "LISTEN"
+        }  # fmt: skip
+        assert listening == {server.pid}
+        assert "ferretdb" in Path(psutil.Process(server.pid).exe()).name
+        # The supervisor owns it: no pid file, so `services down` leaves it alone.
+        assert not (Path(private_env["DATA_DIR"]) / "run" / "ferretdb.pid").exists()
+        down = run_cli("services", "down", "--only", "ferretdb", env=private_env)
+        assert "not running" in down.stdout
+        assert server.poll() is None
+
+        # A second one on the same port fails with the fix instead of starting.
+        second = run_cli("services", "run", "ferretdb", env=private_env, timeout=60)
+        assert second.returncode == 1
+        assert f"port {port} on 127.0.0.1 is already in use" in " ".join(second.stderr.split())
+
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        assert port_is_free("127.0.0.1", port)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()
+
+
+def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:
+    env = {**private_env, "MONGODB_URI": "mongodb://user:s3cret-pw@db.example.com:27017/"}
+    result = run_cli("services", "run", "ferretdb", env=env, timeout=60)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "external server" in message and "Unset MONGODB_URI" in message
+    assert "s3cret-pw" not in result.stderr + result.stdout
