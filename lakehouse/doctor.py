@@ -105,6 +105,26 @@ def check_port(settings: Settings, name: str, host: str, port: int, env: str) ->
     )
 
 
+def check_thrift(settings: Settings) -> Check:
+    """The local server's port must be free (or ours); a server elsewhere must answer."""
+    from lakehouse.services import thrift_is_local
+    from spark_thrift.client import is_healthy
+
+    if thrift_is_local(settings):
+        return check_port(
+            settings, "thrift", settings.thrift_host, settings.thrift_port, "THRIFT_PORT"
+        )
+    address = f"{settings.thrift_host}:{settings.thrift_port}"
+    if is_healthy(settings):
+        return Check("thrift server", True, f"external at {address} (THRIFT_HOST), answers")
+    return Check(
+        "thrift server",
+        False,
+        f"external at {address} (THRIFT_HOST), does not answer",
+        "Start that server, or check THRIFT_HOST/THRIFT_PORT; unset THRIFT_HOST to run one here.",
+    )
+
+
 def check_data_dir(settings: Settings) -> Check:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +160,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_port(
             settings, "ferretdb", settings.ferretdb_host, settings.ferretdb_port, "FERRETDB_PORT"
         ),
-        check_port(settings, "thrift", settings.thrift_host, settings.thrift_port, "THRIFT_PORT"),
+        check_thrift(settings),
         check_data_dir(settings),
         check_dbt_profile(),
         check_spotify(settings),

@@ -38,7 +38,12 @@ class Service:
     probe: Callable[[], bool]
     start_timeout_s: float
     process: ManagedProcess
-    external: bool = False  # configured to use a server this project does not run
+    # Configured to use a server this project does not run, and the setting that says so.
+    external_setting: str | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.external_setting is not None
 
     @property
     def address(self) -> str:
@@ -78,7 +83,7 @@ def _ferretdb(settings: Settings) -> Service:
         probe=lambda: mongodb.is_healthy(settings),
         start_timeout_s=30,
         process=_managed(settings, "ferretdb"),
-        external=not settings.mongodb_is_local,
+        external_setting=None if settings.mongodb_is_local else "MONGODB_URI",
     )
 
 
@@ -97,7 +102,18 @@ def _thrift(settings: Settings) -> Service:
         probe=lambda: thrift_client.is_healthy(settings),
         start_timeout_s=settings.thrift_start_timeout_s,
         process=_managed(settings, "thrift"),
+        external_setting=None if thrift_is_local(settings) else "THRIFT_HOST",
     )
+
+
+# Addresses at which `services up` runs the Thrift Server itself. Any other THRIFT_HOST names a
+# server run elsewhere (the compose file's spark-thrift container, a cluster's Thrift Server):
+# it is only checked, never started or stopped.
+LOCAL_THRIFT_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})  # noqa: S104
+
+
+def thrift_is_local(settings: Settings) -> bool:
+    return settings.thrift_host.strip().lower() in LOCAL_THRIFT_HOSTS
 
 
 def all_services(settings: Settings) -> list[Service]:
@@ -143,8 +159,9 @@ def _start_unlocked(service: Service) -> str:
         if service.probe():
             return f"{service.title}: using the configured external server"
         raise ServiceError(
-            f"{service.title}: the configured server (MONGODB_URI) does not answer. Check the URI"
-            " and network access, or unset MONGODB_URI to use the local FerretDB."
+            f"{service.title}: the configured server ({service.external_setting}"
+            f"{_external_address(service)}) does not answer. Check the setting and network"
+            f" access, or unset {service.external_setting} to use the local one."
         )
     running = service.process.running_process()
     if running is not None:
@@ -170,6 +187,11 @@ def _start_unlocked(service: Service) -> str:
     )
 
 
+def _external_address(service: Service) -> str:
+    # Not for MongoDB: its address is the URI, which may hold a password.
+    return "" if service.name == "ferretdb" else f" at {service.address}"
+
+
 def _check_port_free(service: Service) -> None:
     if not port_is_free(service.host, service.port):
         raise ServiceError(
@@ -188,8 +210,8 @@ def run_in_foreground(service: Service) -> NoReturn:
     """
     if service.external:
         raise ServiceError(
-            f"{service.title}: MONGODB_URI points at an external server, so there is nothing to"
-            " run here. Unset MONGODB_URI to run the local FerretDB."
+            f"{service.title}: {service.external_setting} points at an external server, so"
+            f" there is nothing to run here. Unset {service.external_setting} to run it locally."
         )
     _check_port_free(service)
     command, env, cwd = service.prepare()
@@ -199,6 +221,8 @@ def run_in_foreground(service: Service) -> NoReturn:
 
 
 def stop(service: Service) -> str:
+    if service.external:
+        return f"{service.title}: external ({service.external_setting}), not stopped"
     if service.process.stop():
         return f"{service.title}: stopped"
     return f"{service.title}: not running (nothing to stop)"
@@ -209,7 +233,7 @@ def state(service: Service) -> ServiceState:
     healthy = service.probe()
     detail = ""
     if service.external:
-        detail = "external (MONGODB_URI)"
+        detail = f"external ({service.external_setting})"
     elif proc is None and healthy:
         detail = "answering, but not started by this project"
     elif proc is not None and not healthy:

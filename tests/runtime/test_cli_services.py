@@ -226,3 +226,26 @@ def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:
     message = " ".join(result.stderr.split())
     assert "external server" in message and "Unset MONGODB_URI" in message
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_thrift_server_elsewhere_is_checked_never_started(private_env: dict[str, str]) -> None:
+    """THRIFT_HOST naming another host (compose's spark-thrift, a cluster): up checks it only."""
+    env = {**private_env, "THRIFT_HOST": "127.0.0.2"}
+    up = run_cli("services", "up", "--only", "thrift", env=env, timeout=60)
+    assert up.returncode == 1
+    message = " ".join(up.stderr.split())
+    assert f"(THRIFT_HOST at 127.0.0.2:{env['THRIFT_PORT']}) does not answer" in message
+    assert not (Path(env["DATA_DIR"]) / "run" / "thrift.pid").exists()
+    assert not (Path(env["DATA_DIR"]) / "logs" / "thrift.log").exists()
+
+    status = run_cli("services", "status", "--only", "thrift", env=env, timeout=60)
+    assert status.returncode == 1
+    assert "external" in status.stdout
+    down = run_cli("services", "down", "--only", "thrift", env=env, timeout=60)
+    assert "external (THRIFT_HOST), not stopped" in " ".join(down.stdout.split())
+    run = run_cli("services", "run", "thrift", env=env, timeout=60)
+    assert run.returncode == 1
+    assert "nothing to run here" in " ".join(run.stderr.split())
+    doctor = run_cli("doctor", env=env, timeout=120)
+    assert doctor.returncode == 1
+    assert "external at 127.0.0.2" in doctor.stdout and "does not answer" in doctor.stdout
