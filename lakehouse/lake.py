@@ -13,11 +13,14 @@ def delta_tables(settings: Settings, directory: str) -> list[str]:
 def delta_tables_under(location: str) -> list[str]:
     """Names of the Delta tables directly under `location` (a settings.lake_path), sorted."""
     from deltalake import DeltaTable
+    from deltalake.fs import DeltaStorageHandler
     from pyarrow import fs
 
     if "://" in location:
-        filesystem, root = fs.FileSystem.from_uri(location)
-    else:  # a local path as it is: from_uri would need it percent-encoded (spaces, quotes)
+        # delta-rs's own object store (its native HDFS client for hdfs://): pyarrow's HDFS
+        # filesystem is libhdfs, which needs a JVM and the Hadoop jars in this process.
+        filesystem, root = fs.PyFileSystem(DeltaStorageHandler(location)), ""
+    else:  # a local path as it is: a URL would need it percent-encoded (spaces, quotes)
         filesystem, root = fs.LocalFileSystem(), location
     try:
         entries = filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))

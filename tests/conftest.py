@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hdfs_cluster import running_hdfs
 from lake_support import environment, register_lake_tables, reset_metastore
 
 from lakehouse.settings import OFFLINE_ENV, Settings, get_settings
 from lakehouse.supervisor import free_port, port_is_free
 
 # Every temporary path of the suite (the session's DATA_DIR, each test's lake; not the HDFS test
-# cluster's storage, see tests/bronze/conftest.py) lives under a folder with a space, a quote and
+# cluster's storage, see tests/hdfs_cluster.py) lives under a folder with a space, a quote and
 # a non-ASCII letter, as in "~/My Projects/O'Brien/José":
 # every service, DDL location and file URL must cope with them. pytest numbers and prunes its
 # runs inside it as it does in /tmp.
@@ -139,6 +140,13 @@ def mongo_db(ferretdb: Settings):
     with client(ferretdb) as mongo:
         yield mongo[name]
         mongo.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def hdfs_url() -> Iterator[str]:
+    """hdfs://127.0.0.1:PORT of a one-datanode HDFS, started once for the session (~30 s)."""
+    with running_hdfs() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from ingestion.bronze_export import export_all
 from ingestion.bronze_registry import register_bronze_tables
 from ingestion.bronze_tables import open_table
 from ingestion.features_import import import_features
+from lakehouse.lake import delta_tables
 from lakehouse.settings import Settings
 from spark_thrift.client import query
 
@@ -42,6 +43,12 @@ def test_export_and_import_on_hdfs(hdfs_settings: Settings, mongo_db: Database) 
     assert len(ids) == 50 and set(ids.values()) == {1}
     assert (imported.imported, imported.quarantined) == (8, 2)
     assert open_table(hdfs_settings, "quarantine").to_pyarrow_table().num_rows == 3
+    # Listing the lake's tables (layer counts, the gate's audit tables, the app's freshness)
+    # needs no JVM in this process, on HDFS as on a local path.
+    assert delta_tables(hdfs_settings, "bronze") == [
+        "imported_audio_features", "quarantine", "tracks",
+    ]
+    assert delta_tables(hdfs_settings, "no_such_layer") == []
 
 
 @pytest.mark.services
