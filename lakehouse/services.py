@@ -40,6 +40,8 @@ class Service:
     process: ManagedProcess
     # Configured to use a server this project does not run, and the setting that says so.
     external_setting: str | None = None
+    # Where the configured server is, when host:port does not say it (safe to print).
+    external_display: str | None = None
 
     @property
     def external(self) -> bool:
@@ -84,6 +86,7 @@ def _ferretdb(settings: Settings) -> Service:
         start_timeout_s=30,
         process=_managed(settings, "ferretdb"),
         external_setting=None if settings.mongodb_is_local else "MONGODB_URI",
+        external_display=None if settings.mongodb_is_local else settings.mongodb_display,
     )
 
 
@@ -241,7 +244,7 @@ def state(service: Service) -> ServiceState:
     return ServiceState(
         name=service.name,
         title=service.title,
-        address=service.address,
+        address=service.external_display or service.address,
         running=proc is not None or service.external,
         healthy=healthy,
         pid=proc.pid if proc else None,

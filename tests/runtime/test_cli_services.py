@@ -226,6 +226,11 @@ def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:
     message = " ".join(result.stderr.split())
     assert "external server" in message and "Unset MONGODB_URI" in message
     assert "s3cret-pw" not in result.stderr + result.stdout
+    # status names the configured server, without its password, not the local FerretDB port.
+    status = run_cli("services", "status", "--only", "ferretdb", env=env, timeout=120)
+    assert "db.example.com:27017" in status.stdout and "external" in status.stdout
+    assert f"127.0.0.1:{env['FERRETDB_PORT']}" not in status.stdout
+    assert "s3cret-pw" not in status.stdout + status.stderr
 
 
 def test_a_thrift_server_elsewhere_is_checked_never_started(private_env: dict[str, str]) -> None:
