@@ -45,12 +45,18 @@ def print_report(report: dict[str, Any], settings: Settings, console: Console) -
         )
     if report.get("model_version"):
         console.print(f"Recommender: version {report['model_version']}", highlight=False)
+    from lakehouse.services import thrift_is_local
+
+    next_steps = [
+        f"  lakehouse app        # the Streamlit app on http://{settings.app_host}:{settings.app_port}",
+        "  lakehouse docs       # dbt docs on http://127.0.0.1:8580",
+        f"  Spark SQL (JDBC):    jdbc:hive2://{settings.thrift_host}:{settings.thrift_port}",
+    ]
+    # Servers named by MONGODB_URI / THRIFT_HOST are someone else's to stop.
+    if settings.mongodb_is_local or thrift_is_local(settings):
+        next_steps.append("  lakehouse services down   # stop the services")
     console.print(
-        f"Run {report['run_id']} {report['status']} in {report['seconds']:.0f} s.\n"
-        "Next:\n"
-        "  lakehouse app        # the Streamlit app on http://127.0.0.1:8501\n"
-        "  lakehouse docs       # dbt docs on http://127.0.0.1:8580\n"
-        f"  Spark SQL (JDBC):    jdbc:hive2://{settings.thrift_host}:{settings.thrift_port}\n"
-        "  lakehouse services down   # stop the services",
+        f"Run {report['run_id']} {report['status']} in {report['seconds']:.0f} s.\nNext:\n"
+        + "\n".join(next_steps),
         highlight=False,
     )
