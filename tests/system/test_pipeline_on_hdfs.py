@@ -25,12 +25,14 @@ GOLD = {
 
 @pytest.fixture(scope="module")
 def hdfs_lakehouse(
-    thrift: Settings, ferretdb: Settings, hdfs_url: str
+    thrift: Settings, ferretdb: Settings, hdfs_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, dict]]:
     from orchestration.flows import pipeline_flow
 
     name = f"hdfs_{uuid.uuid4().hex[:8]}"
     with environment(
+        # Its own runtime state: the recommender it trains must not become the session's latest.
+        DATA_DIR=str(tmp_path_factory.mktemp("hdfs_lakehouse") / "data"),
         LAKE_ROOT=f"{hdfs_url}/{name}",
         MONGODB_URI=ferretdb.mongodb_url,  # an external server: checked, not started
         MONGODB_DATABASE=name,
