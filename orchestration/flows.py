@@ -45,12 +45,16 @@ def check_services(settings: Settings) -> dict[str, str]:
     from lakehouse import services
     from lakehouse.supervisor import ServiceError
 
-    states = {s.name: services.state(s) for s in services.all_services(settings)}
-    down = [st for st in states.values() if not st.healthy]
+    checked = [(s, services.state(s)) for s in services.all_services(settings)]
+    down = [
+        f"{st.title} ({st.address}): "
+        + (f"check {s.external_setting}" if s.external else "start it with `lakehouse services up`")
+        for s, st in checked
+        if not st.healthy
+    ]
     if down:
-        names = ", ".join(f"{st.title} ({st.address})" for st in down)
-        raise ServiceError(f"not answering: {names}. Start them with `lakehouse services up`.")
-    return {name: st.address for name, st in states.items()}
+        raise ServiceError(f"not answering: {'; '.join(down)}.")
+    return {st.name: st.address for _, st in checked}
 
 
 @task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)

@@ -1,4 +1,4 @@
-"""The main job's closing report: the next steps it prints follow the settings."""
+"""What the main job tells the user: its closing report and, when a service is down, the fix."""
 
 from __future__ import annotations
 
@@ -41,3 +41,25 @@ def test_external_services_are_not_offered_to_stop() -> None:
     assert "jdbc:hive2://spark-thrift:10000" in text
     assert "services down" not in text
     assert "pw@" not in text
+
+
+def test_a_service_down_is_named_with_its_own_fix(tmp_path) -> None:
+    """A local service is started with `services up`; an external one is checked in settings."""
+    import pytest
+
+    from lakehouse.supervisor import ServiceError, free_port
+    from orchestration.flows import check_services
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        mongodb_uri="mongodb://user:pw@127.0.0.1:1/?serverSelectionTimeoutMS=500",
+        thrift_host="127.0.0.1",
+        thrift_port=free_port(),
+    )
+    with pytest.raises(ServiceError) as raised:
+        check_services.fn(settings)
+    message = str(raised.value)
+    assert "MongoDB (FerretDB) (mongodb://***@127.0.0.1:1/?***): check MONGODB_URI" in message
+    assert f"(127.0.0.1:{settings.thrift_port}): start it with `lakehouse services up`" in message
+    assert "pw" not in message
