@@ -40,7 +40,8 @@ class Service:
     process: ManagedProcess
     # Configured to use a server this project does not run, and the setting that says so.
     external_setting: str | None = None
-    # Where the configured server is, when host:port does not say it (safe to print).
+    # Where the configured server is, when host:port does not say it (the MongoDB URI with its
+    # credentials removed).
     external_display: str | None = None
 
     @property
@@ -49,7 +50,7 @@ class Service:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return self.external_display or f"{self.host}:{self.port}"
 
 
 @dataclass
@@ -162,9 +163,9 @@ def _start_unlocked(service: Service) -> str:
         if service.probe():
             return f"{service.title}: using the configured external server"
         raise ServiceError(
-            f"{service.title}: the configured server ({service.external_setting}"
-            f"{_external_address(service)}) does not answer. Check the setting and network"
-            f" access, or unset {service.external_setting} to use the local one."
+            f"{service.title}: the configured server ({service.external_setting} at"
+            f" {service.address}) does not answer. Check the setting and network access, or"
+            f" unset {service.external_setting} to use the local one."
         )
     running = service.process.running_process()
     if running is not None:
@@ -188,11 +189,6 @@ def _start_unlocked(service: Service) -> str:
     return (
         f"{service.title}: started (pid {proc.pid}) on {service.address}, healthy in {waited:.1f} s"
     )
-
-
-def _external_address(service: Service) -> str:
-    # Not for MongoDB: its address is the URI, which may hold a password.
-    return "" if service.name == "ferretdb" else f" at {service.address}"
 
 
 def _check_port_free(service: Service) -> None:
@@ -244,7 +240,7 @@ def state(service: Service) -> ServiceState:
     return ServiceState(
         name=service.name,
         title=service.title,
-        address=service.external_display or service.address,
+        address=service.address,
         running=proc is not None or service.external,
         healthy=healthy,
         pid=proc.pid if proc else None,

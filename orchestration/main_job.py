@@ -25,6 +25,8 @@ def run_pipeline(settings: Settings, **parameters: Any) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any], settings: Settings, console: Console) -> None:
+    from lakehouse.services import thrift_is_local
+
     stages = Table("stage", "status", "seconds")
     for name, stage in report["stages"].items():
         stages.add_row(name, stage["status"], f"{stage['seconds']:.1f}")
@@ -45,8 +47,6 @@ def print_report(report: dict[str, Any], settings: Settings, console: Console) -
         )
     if report.get("model_version"):
         console.print(f"Recommender: version {report['model_version']}", highlight=False)
-    from lakehouse.services import thrift_is_local
-
     next_steps = [
         f"  lakehouse app        # the Streamlit app on http://{settings.app_host}:{settings.app_port}",
         "  lakehouse docs       # dbt docs on http://127.0.0.1:8580",

@@ -231,6 +231,11 @@ def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:
     assert "db.example.com:27017" in status.stdout and "external" in status.stdout
     assert f"127.0.0.1:{env['FERRETDB_PORT']}" not in status.stdout
     assert "s3cret-pw" not in status.stdout + status.stderr
+    up = run_cli("services", "up", "--only", "ferretdb", env=env, timeout=120)
+    assert up.returncode == 1
+    message = " ".join(up.stderr.split())
+    assert "(MONGODB_URI at mongodb://***@db.example.com:27017/) does not answer" in message
+    assert "s3cret-pw" not in up.stdout + up.stderr
 
 
 def test_a_thrift_server_elsewhere_is_checked_never_started(private_env: dict[str, str]) -> None:
