@@ -25,9 +25,9 @@ def database(settings: Settings | None = None) -> Database:
     return client(settings)[settings.mongodb_database]
 
 
-def is_healthy(settings: Settings | None = None) -> bool:
+def is_healthy(settings: Settings | None = None, timeout_ms: int = 1000) -> bool:
     try:
-        with client(settings, timeout_ms=1000) as mongo:
+        with client(settings, timeout_ms=timeout_ms) as mongo:
             return mongo.admin.command("ping").get("ok") == 1.0
     except PyMongoError:
         return False

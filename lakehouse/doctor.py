@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from ingestion import ferretdb_server
+from lakehouse.services import Service, all_services
 from lakehouse.settings import REPO_ROOT, Settings
 from lakehouse.supervisor import ManagedProcess, ServiceError, port_is_free, port_owner
 from spark_thrift import launcher
@@ -105,23 +106,22 @@ def check_port(settings: Settings, name: str, host: str, port: int, env: str) ->
     )
 
 
-def check_thrift(settings: Settings) -> Check:
-    """The local server's port must be free (or ours); a server elsewhere must answer."""
-    from lakehouse.services import thrift_is_local
-    from spark_thrift.client import is_healthy
-
-    if thrift_is_local(settings):
-        return check_port(
-            settings, "thrift", settings.thrift_host, settings.thrift_port, "THRIFT_PORT"
-        )
-    address = f"{settings.thrift_host}:{settings.thrift_port}"
-    if is_healthy(settings):
-        return Check("thrift server", True, f"external at {address} (THRIFT_HOST), answers")
+def check_service_address(settings: Settings, service: Service) -> Check:
+    """A service run here needs its port free (or ours); one run elsewhere must answer."""
+    if not service.external:
+        env = f"{service.name.upper()}_PORT"
+        return check_port(settings, service.name, service.host, service.port, env)
+    setting = service.external_setting
+    where = f"external at {service.address} ({setting})"
+    # A URI names the whole server; a host is only half of the address.
+    check = setting if service.external_display else f"{setting}/{service.name.upper()}_PORT"
+    if service.probe():
+        return Check(service.title, True, f"{where}, answers")
     return Check(
-        "thrift server",
+        service.title,
         False,
-        f"external at {address} (THRIFT_HOST), does not answer",
-        "Start that server, or check THRIFT_HOST/THRIFT_PORT; unset THRIFT_HOST to run one here.",
+        f"{where}, does not answer",
+        f"Start that server, or check {check}; unset {setting} to run one here.",
     )
 
 
@@ -157,10 +157,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_java(settings),
         check_jars(settings),
         check_ferretdb(settings),
-        check_port(
-            settings, "ferretdb", settings.ferretdb_host, settings.ferretdb_port, "FERRETDB_PORT"
-        ),
-        check_thrift(settings),
+        *(check_service_address(settings, service) for service in all_services(settings)),
         check_data_dir(settings),
         check_dbt_profile(),
         check_spotify(settings),

@@ -74,16 +74,20 @@ def _managed(settings: Settings, name: str) -> ManagedProcess:
 
 
 def _ferretdb(settings: Settings) -> Service:
+    # Polling a local start wants a short timeout; one check of a server across a network (an
+    # Atlas TLS handshake after an SRV lookup) can take longer than a second.
+    probe_timeout_ms = 1000 if settings.mongodb_is_local else 5000
+
     def prepare() -> tuple[list[str], dict[str, str], Path]:
         return ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir
 
     return Service(
         name="ferretdb",
-        title="MongoDB (FerretDB)",
+        title="MongoDB (FerretDB)" if settings.mongodb_is_local else "MongoDB",
         host=settings.ferretdb_host,
         port=settings.ferretdb_port,
         prepare=prepare,
-        probe=lambda: mongodb.is_healthy(settings),
+        probe=lambda: mongodb.is_healthy(settings, timeout_ms=probe_timeout_ms),
         start_timeout_s=30,
         process=_managed(settings, "ferretdb"),
         external_setting=None if settings.mongodb_is_local else "MONGODB_URI",

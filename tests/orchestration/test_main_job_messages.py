@@ -60,6 +60,6 @@ def test_a_service_down_is_named_with_its_own_fix(tmp_path) -> None:
     with pytest.raises(ServiceError) as raised:
         check_services.fn(settings)
     message = str(raised.value)
-    assert "MongoDB (FerretDB) (mongodb://***@127.0.0.1:1/?***): check MONGODB_URI" in message
+    assert "MongoDB (mongodb://***@127.0.0.1:1/?***): check MONGODB_URI" in message
     assert f"(127.0.0.1:{settings.thrift_port}): start it with `lakehouse services up`" in message
     assert "pw" not in message

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from lakehouse.settings import Settings
 from lakehouse.supervisor import free_port, port_is_free
 
 CLI = str(Path(sys.executable).parent / "lakehouse")
@@ -158,6 +159,29 @@ def test_doctor_passes_then_names_a_busy_port(private_env: dict[str, str], busy_
     assert bad.returncode == 1
     assert f"port {busy_port}" in bad.stdout
     assert "THRIFT_PORT" in bad.stderr
+
+
+def test_doctor_checks_an_external_mongodb_not_the_local_port(
+    private_env: dict[str, str], busy_port: int, ferretdb: Settings
+) -> None:
+    """With MONGODB_URI set, FERRETDB_PORT is not ours to need: doctor asks the server."""
+    answering = {
+        **private_env,
+        "MONGODB_URI": f"mongodb://127.0.0.1:{ferretdb.ferretdb_port}/",
+        "FERRETDB_PORT": str(busy_port),
+    }
+    ok = run_cli("doctor", env=answering, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"external at mongodb://127.0.0.1:{ferretdb.ferretdb_port}/" in ok.stdout
+    assert "answers" in ok.stdout
+    assert f"port {busy_port}" not in ok.stdout
+
+    silent = {**private_env, "MONGODB_URI": f"mongodb://user:s3cret-pw@127.0.0.1:{free_port()}/"}
+    bad = run_cli("doctor", env=silent, timeout=120)
+    assert bad.returncode == 1
+    assert "mongodb://***@127.0.0.1" in bad.stdout and "does not answer" in bad.stdout
+    assert "check MONGODB_URI" in " ".join(bad.stderr.split())
+    assert "s3cret-pw" not in bad.stdout + bad.stderr
 
 
 def test_unknown_service_is_rejected(private_env: dict[str, str]) -> None:
