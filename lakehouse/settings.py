@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     # --- orchestration (Prefect) ---------------------------------------------------------------
     crawl_interval_minutes: int = Field(60, description="Schedule of the crawl deployment")
     pipeline_artists_per_run: int = Field(
-        25, description="Artists the main job's pipeline crawls per run (emulator or Spotify)"
+        25, description="Artists the pipeline flow crawls per run (main job, `lakehouse pipeline`)"
     )
 
     # --- dbt ----------------------------------------------------------------------------------

@@ -43,15 +43,14 @@ def run(
     ),
 ) -> None:
     """The main job: start the local services and run the whole pipeline (incremental)."""
-    from lakehouse.settings import get_settings
-
-    per_run = artists_per_run or get_settings().pipeline_artists_per_run
-    _run(True, crawl=True, artists_per_run=per_run)
+    _run(True, crawl=True, artists_per_run=artists_per_run)
 
 
 def pipeline(
     crawl: bool = typer.Option(True, help="Crawl before exporting"),
-    artists_per_run: int | None = typer.Option(None, help="Artists to crawl"),
+    artists_per_run: int | None = typer.Option(
+        None, help="Artists to crawl [PIPELINE_ARTISTS_PER_RUN]"
+    ),
     mode: str = typer.Option("auto", help="Crawl mode: auto | extended | development"),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental dbt models"),
     train: bool = typer.Option(True, help="Train the recommender after publishing"),
@@ -67,18 +66,26 @@ def pipeline(
     )
 
 
+def prefect_api_url() -> str | None:
+    """The Prefect server the deployments would be served to, as Prefect itself resolves it: the
+    environment, then the .env of the current folder, then the active Prefect profile."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
 @orchestrate_app.command("serve")
 def serve() -> None:
     """Serve the crawl (interval) and pipeline (on demand) deployments; needs PREFECT_API_URL."""
-    import os
-
     from lakehouse.settings import get_settings
     from orchestration.deployments import serve as serve_deployments
 
-    if not os.environ.get("PREFECT_API_URL"):
+    if not prefect_api_url():
         raise _fail(
-            "PREFECT_API_URL is not set: start a server with `prefect server start --host "
-            "127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            "No Prefect server is configured (PREFECT_API_URL is unset): start one with "
+            "`prefect server start --host 127.0.0.1`, then export "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (or put it in the .env of the folder you "
+            "run from, or `prefect config set PREFECT_API_URL=...`)."
         )
     serve_deployments(get_settings())
 

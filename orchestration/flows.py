@@ -183,10 +183,15 @@ def pipeline_flow(
     full_refresh: bool = False,
     train: bool = True,
 ) -> dict[str, Any]:
-    """The whole chain, from the crawl to a published, audited gold and a trained model."""
+    """The whole chain, from the crawl to a published, audited gold and a trained model.
+
+    `artists_per_run` defaults to PIPELINE_ARTISTS_PER_RUN, whoever starts the flow (`lakehouse
+    run`, `lakehouse pipeline`, the deployment); the crawl deployment's default is
+    CRAWL_ARTISTS_PER_RUN."""
     from quality.write_audit_publish import WriteAuditPublish
 
     settings = get_settings()
+    artists_per_run = artists_per_run or settings.pipeline_artists_per_run
     run = run_log.PipelineRun(
         run_id=f"run-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
         flow="pipeline",

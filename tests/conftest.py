@@ -166,7 +166,8 @@ def built_lakehouse(
         MONGODB_DATABASE=f"system_{uuid.uuid4().hex[:8]}",
         EMULATOR_ARTISTS="12",
         EMULATOR_MODE="extended",
+        PIPELINE_ARTISTS_PER_RUN="6",  # the flow's default, as `lakehouse pipeline` runs it
     ) as settings:
         reset_metastore(settings)
-        report = pipeline_flow(crawl=True, artists_per_run=6)
+        report = pipeline_flow(crawl=True)
         yield settings, report

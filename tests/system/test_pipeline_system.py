@@ -42,6 +42,8 @@ def test_every_stage_ran_and_every_layer_holds_the_catalogue(built_lakehouse) ->
     assert report["status"] == "completed"
     assert list(report["stages"]) == STAGES
     assert all(stage["status"] == "ok" for stage in report["stages"].values())
+    # The flow's default is PIPELINE_ARTISTS_PER_RUN (6 here), not the crawler's own (50).
+    assert report["stages"]["crawl"]["result"]["artists_done"] == 6
 
     db = database(settings)
     mongo = {entity: db[entity].count_documents({}) for entity in ENTITIES}
