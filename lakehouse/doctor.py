@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from ingestion import ferretdb_server
-from lakehouse.services import Service, all_services
+from lakehouse.services import Service, all_services, moved_message
 from lakehouse.settings import REPO_ROOT, Settings
-from lakehouse.supervisor import ManagedProcess, ServiceError, port_is_free, port_owner
+from lakehouse.supervisor import ServiceError, port_is_free, port_owner
 from spark_thrift import launcher
 
 # The versions the stack was verified with (docs/stack.md); a drift is reported, not fatal.
@@ -90,14 +90,17 @@ def check_ferretdb(settings: Settings) -> Check:
     return _guard("ferretdb", lambda: str(ferretdb_server.check_binary(settings)))
 
 
-def check_port(settings: Settings, name: str, host: str, port: int, env: str) -> Check:
-    ours = ManagedProcess(
-        name, settings.run_dir / f"{name}.pid", settings.log_dir / "x"
-    ).running_process()
+def check_port(service: Service) -> Check:
+    """The local service's port: free, or held by the server this project started for it."""
+    port, env = service.port, f"{service.name.upper()}_PORT"
+    ours = service.process.running_process()
     if ours is not None:
-        return Check(f"port {port}", True, f"used by our {name} (pid {ours.pid})")
-    if port_is_free(host, port):
-        return Check(f"port {port}", True, f"free on {host} for {name}")
+        moved = moved_message(service, ours.pid)
+        if moved:
+            return Check(f"port {port}", False, f"our {service.name} runs elsewhere", moved)
+        return Check(f"port {port}", True, f"used by our {service.name} (pid {ours.pid})")
+    if port_is_free(service.host, port):
+        return Check(f"port {port}", True, f"free on {service.host} for {service.name}")
     return Check(
         f"port {port}",
         False,
@@ -106,11 +109,10 @@ def check_port(settings: Settings, name: str, host: str, port: int, env: str) ->
     )
 
 
-def check_service_address(settings: Settings, service: Service) -> Check:
+def check_service_address(service: Service) -> Check:
     """A service run here needs its port free (or ours); one run elsewhere must answer."""
     if not service.external:
-        env = f"{service.name.upper()}_PORT"
-        return check_port(settings, service.name, service.host, service.port, env)
+        return check_port(service)
     setting = service.external_setting
     where = f"external at {service.address} ({setting})"
     # A URI names the whole server; a host is only half of the address.
@@ -157,7 +159,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_java(settings),
         check_jars(settings),
         check_ferretdb(settings),
-        *(check_service_address(settings, service) for service in all_services(settings)),
+        *(check_service_address(service) for service in all_services(settings)),
         check_data_dir(settings),
         check_dbt_profile(),
         check_spotify(settings),

@@ -173,6 +173,7 @@ def _start_unlocked(service: Service) -> str:
         )
     running = service.process.running_process()
     if running is not None:
+        _refuse_if_moved(service, running.pid)
         if service.probe():
             return f"{service.title}: already running (pid {running.pid}) on {service.address}"
         # Ours but not answering yet (e.g. still starting): wait for it rather than start twice.
@@ -186,13 +187,32 @@ def _start_unlocked(service: Service) -> str:
         return f"{service.title}: healthy after {waited:.1f} s (pid {running.pid})"
     _check_port_free(service)
     command, env, cwd = service.prepare()
-    proc = service.process.start(command, env=env, cwd=cwd)
+    proc = service.process.start(command, env=env, cwd=cwd, address=service.address)
     waited = wait_until_healthy(
         service.process, proc, service.probe, timeout_s=service.start_timeout_s, what=service.title
     )
     return (
         f"{service.title}: started (pid {proc.pid}) on {service.address}, healthy in {waited:.1f} s"
     )
+
+
+def moved_message(service: Service, pid: int) -> str | None:
+    """Why our running server is not the one the settings name (started for another address),
+    or None. Probing the new address would time out and then stop a healthy server."""
+    recorded = service.process.recorded_address()
+    if not recorded or recorded == service.address:
+        return None
+    return (
+        f"{service.title} is running (pid {pid}) on {recorded}, but the settings now say"
+        f" {service.address}. Stop it first with `lakehouse services down --only {service.name}`,"
+        f" or set {service.name.upper()}_PORT back."
+    )
+
+
+def _refuse_if_moved(service: Service, pid: int) -> None:
+    message = moved_message(service, pid)
+    if message:
+        raise ServiceError(message)
 
 
 def _check_port_free(service: Service) -> None:

@@ -53,8 +53,16 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return None
 
+    def recorded_address(self) -> str:
+        """The host:port the running process was started for ("" if not recorded)."""
+        return str((self.read_record() or {}).get("address") or "")
+
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> psutil.Process:
+    def start(
+        self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path, address: str = ""
+    ) -> psutil.Process:
+        """Start the command in its own session and record it; `address` (host:port) is kept in
+        the record, so a later start with other settings can tell the server has moved."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         cwd.mkdir(parents=True, exist_ok=True)
@@ -73,7 +81,12 @@ class ManagedProcess:
                 start_new_session=True,
             )
         proc = psutil.Process(popen.pid)
-        record = {"pid": popen.pid, "create_time": proc.create_time(), "command": list(command)}
+        record = {
+            "pid": popen.pid,
+            "create_time": proc.create_time(),
+            "command": list(command),
+            "address": address,
+        }
         self.pid_file.write_text(json.dumps(record))
         return proc
 

@@ -72,6 +72,19 @@ def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:
     assert again.returncode == 0
     assert f"already running (pid {pid})" in again.stdout
 
+    # FERRETDB_PORT changed while it runs: refused at once, the running server left alone.
+    port = private_env["FERRETDB_PORT"]
+    moved = {**private_env, "FERRETDB_PORT": str(free_port())}
+    refused = run_cli("services", "up", "--only", "ferretdb", env=moved, timeout=60)
+    assert refused.returncode == 1
+    message = " ".join(refused.stderr.split())
+    assert f"is running (pid {pid}) on 127.0.0.1:{port}, but the settings now say" in message
+    assert "lakehouse services down --only ferretdb" in message
+    assert psutil.pid_exists(pid) and not port_is_free("127.0.0.1", int(port))
+    doctor = run_cli("doctor", env=moved)
+    assert doctor.returncode == 1
+    assert "our ferretdb runs elsewhere" in " ".join(doctor.stdout.split())
+
     down = run_cli("services", "down", "--only", "ferretdb", env=private_env)
     assert down.returncode == 0
     assert "stopped" in down.stdout
