@@ -173,7 +173,9 @@ def _start_unlocked(service: Service) -> str:
         )
     running = service.process.running_process()
     if running is not None:
-        _refuse_if_moved(service, running.pid)
+        moved = moved_message(service, running.pid)
+        if moved:
+            raise ServiceError(moved)
         if service.probe():
             return f"{service.title}: already running (pid {running.pid}) on {service.address}"
         # Ours but not answering yet (e.g. still starting): wait for it rather than start twice.
@@ -205,14 +207,8 @@ def moved_message(service: Service, pid: int) -> str | None:
     return (
         f"{service.title} is running (pid {pid}) on {recorded}, but the settings now say"
         f" {service.address}. Stop it first with `lakehouse services down --only {service.name}`,"
-        f" or set {service.name.upper()}_PORT back."
+        f" or set {service.name.upper()}_HOST/{service.name.upper()}_PORT back."
     )
-
-
-def _refuse_if_moved(service: Service, pid: int) -> None:
-    message = moved_message(service, pid)
-    if message:
-        raise ServiceError(message)
 
 
 def _check_port_free(service: Service) -> None:
