@@ -243,6 +243,10 @@ def _invoke(
     with _patched_environ(dbt_environment(settings, gold_schema=gold_schema)):
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
     seconds = time.monotonic() - started
+    if isinstance(outcome.exception, KeyboardInterrupt):
+        # dbt caught the Ctrl-C and cancelled its queries; the caller must stop too, not go on
+        # as after a failed build.
+        raise outcome.exception
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
     return outcome, seconds

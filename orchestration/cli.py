@@ -26,14 +26,23 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 def _run(start_services: bool, **parameters) -> None:
     from lakehouse.settings import get_settings
     from orchestration import main_job
+    from orchestration.flows import RunInterrupted
+    from orchestration.prefect_api import prefect_api
 
     settings = get_settings()
     try:
-        if start_services:
-            main_job.start_services(settings, console)
-        report = main_job.run_pipeline(settings, **parameters)
+        with prefect_api(settings):
+            if start_services:
+                main_job.start_services(settings, console)
+            report = main_job.run_pipeline(settings, **parameters)
     except _expected_errors() as exc:
         raise _fail(str(exc)) from exc
+    except KeyboardInterrupt as exc:
+        # 130 = 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
+        message = str(exc) if isinstance(exc, RunInterrupted) else "Stopped by Ctrl-C."
+        err_console.print(f"[bold yellow]interrupted:[/] {message}", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(130) from exc
     main_job.print_report(report, settings, console)
 
 
@@ -66,21 +75,14 @@ def pipeline(
     )
 
 
-def prefect_api_url() -> str | None:
-    """The Prefect server the deployments would be served to, as Prefect itself resolves it: the
-    environment, then the .env of the current folder, then the active Prefect profile."""
-    from prefect.settings import get_current_settings
-
-    return get_current_settings().api.url
-
-
 @orchestrate_app.command("serve")
 def serve() -> None:
     """Serve the crawl (interval) and pipeline (on demand) deployments; needs PREFECT_API_URL."""
     from lakehouse.settings import get_settings
     from orchestration.deployments import serve as serve_deployments
+    from orchestration.prefect_api import configured_api_url
 
-    if not prefect_api_url():
+    if not configured_api_url():
         raise _fail(
             "No Prefect server is configured (PREFECT_API_URL is unset): start one with "
             "`prefect server start --host 127.0.0.1`, then export "

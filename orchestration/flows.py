@@ -6,7 +6,8 @@ quality gate -> publish -> train recommender -> summary.
 Only stages whose failures are transient retry (the crawl and the export talk to remote
 services); dbt, the gate and publishing are deterministic, so a retry would only repeat the
 failure. A failed stage fails the flow with a message naming the stage and the cause, and nothing
-after a failed gate is published. Every run is recorded in LAKE_ROOT/_meta/pipeline_runs.
+after a failed gate is published. Ctrl-C stops the run in its stage (RunInterrupted), except
+that a publish is finished first. Every run is recorded in LAKE_ROOT/_meta/pipeline_runs.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from lakehouse import exclusive_lock
+from lakehouse.interrupts import deferred_ctrl_c
 from lakehouse.settings import Settings, get_settings
 from orchestration import run_log
 from orchestration.layer_counts import layer_counts
 from orchestration.pipeline_lock import pipeline_lock
 
 T = TypeVar("T")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a pipeline run; the message says where and what it published.
+
+    A KeyboardInterrupt still (Prefect marks the run Crashed and the interpreter's default
+    applies), so a caller that does not know this class stops as for any Ctrl-C."""
 
 
 class StageFailed(RuntimeError):
@@ -161,6 +170,12 @@ def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any
     except Exception as exc:
         run.stages[name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1)}
         raise StageFailed(name, exc) from exc
+    except KeyboardInterrupt:
+        run.stages[name] = {
+            "status": "interrupted",
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        raise
     run.stages[name] = {
         "status": "ok",
         "seconds": round(time.monotonic() - started, 1),
@@ -214,7 +229,9 @@ def pipeline_flow(
                 wap = WriteAuditPublish(settings)
                 _stage(run, "dbt", dbt_build_task, wap, full_refresh)
                 _stage(run, "quality", quality_gate_task, wap)
-                _stage(run, "publish", publish_task, wap)
+                # A Ctrl-C here arrives once the stage is recorded as done, not halfway.
+                with wap.holding_ctrl_c():
+                    _stage(run, "publish", publish_task, wap)
             if train:
                 model = _stage(run, "train", train_task, settings)
                 run.model_version = model["version"]
@@ -225,18 +242,42 @@ def pipeline_flow(
             run.error = str(exc.cause)
             get_run_logger().error("%s", exc)
             raise
+        except KeyboardInterrupt as exc:
+            run.status = "interrupted"
+            run.failed_stage = next(
+                (n for n, s in run.stages.items() if s["status"] == "interrupted"), None
+            )
+            run.error = "stopped by Ctrl-C (SIGINT)"
+            raise RunInterrupted(_interrupted_message(run)) from exc
         finally:
             _finish(settings, run)
     return _report(run)
 
 
+def _interrupted_message(run: run_log.PipelineRun) -> str:
+    if run.failed_stage:
+        where = f"during stage '{run.failed_stage}'"
+    else:
+        where = f"after stage '{next(reversed(run.stages), 'start')}'"
+    if run.stages.get("publish", {}).get("status") == "ok":
+        kept = "gold was published; the recommender was not retrained (`lakehouse train`)"
+    else:
+        kept = "it published nothing, so gold is what the last good run published"
+    return (
+        f"Run {run.run_id} was stopped by Ctrl-C {where}: {kept}. Run the pipeline again to"
+        " carry on: every stage is idempotent, and the crawl and the export resume from what"
+        " is already in MongoDB and bronze."
+    )
+
+
 def _finish(settings: Settings, run: run_log.PipelineRun) -> None:
-    try:
-        run.layer_counts = layer_counts(settings)
-    except Exception as exc:  # counting is informative; never mask the run's own outcome
-        run.layer_counts = {"error": {str(exc)[:200]: 0}}
-    run.finished_at = dt.datetime.now(dt.UTC)
-    run_log.record(settings, run)
+    with deferred_ctrl_c("recording the run", "the run log would miss this run"):
+        try:
+            run.layer_counts = layer_counts(settings)
+        except Exception as exc:  # counting is informative; never mask the run's own outcome
+            run.layer_counts = {"error": {str(exc)[:200]: 0}}
+        run.finished_at = dt.datetime.now(dt.UTC)
+        run_log.record(settings, run)
 
 
 def _report(run: run_log.PipelineRun) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class PipelineRun:
     flow: str
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
-    status: str = "running"  # completed | failed
+    status: str = "running"  # completed | failed | interrupted (Ctrl-C; failed_stage = where)
     failed_stage: str | None = None
     error: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)

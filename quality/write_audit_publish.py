@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 from lakehouse import exclusive_lock
 from lakehouse.exclusive_lock import LockHeld
+from lakehouse.interrupts import deferred_ctrl_c
 from lakehouse.settings import Settings
 from quality import audit_log
 from quality.config import ConfigError
@@ -101,9 +103,20 @@ class WriteAuditPublish:
         self.audited_versions = before
         return self.gate
 
+    def holding_ctrl_c(self) -> AbstractContextManager[None]:
+        """Ctrl-C waits until the publish and its audit record are written (see interrupts.py)."""
+        return deferred_ctrl_c(
+            f"publishing {self.settings.gold_schema}",
+            f"{self.settings.gold_schema} would mix new and previous tables until the next publish",
+        )
+
     def publish(self) -> audit_log.AuditRecord:
         if self.gate is None or not self.gate.passed:
             raise RuntimeError("publish() needs a passed audit() first")
+        with self.holding_ctrl_c():
+            return self._publish()
+
+    def _publish(self) -> audit_log.AuditRecord:
         try:
             self.published = publish_all(self.settings, versions=self.audited_versions or None)
         except LockHeld:

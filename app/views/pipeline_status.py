@@ -22,11 +22,14 @@ if not records.runs:
     st.info("No pipeline run recorded yet: `make run` (or `lakehouse run`) records one here.")
 else:
     last = records.runs[0]
-    icon = {"completed": "✅", "failed": "❌"}.get(last.status, "⏳")
+    icon = {"completed": "✅", "failed": "❌", "interrupted": "⏹️"}.get(last.status, "⏳")
     st.markdown(f"{icon} Last run **{md(last.status)}**, started {timestamp(last.started_at)}"
                 f" ({age(last.started_at)}).")
     if last.status == "failed":
         st.error(f"Failed at stage {code(last.failed_stage or '?')}: {md(last.error or '')}")
+    elif last.status == "interrupted":
+        where = f"during stage {code(last.failed_stage)}" if last.failed_stage else "between stages"
+        st.warning(f"Stopped by Ctrl-C {where}; run the pipeline again to carry on.")
     st.dataframe(pipeline_records.runs_frame(records.runs), hide_index=True, width="stretch")
     stages = pipeline_records.stages_frame(last)
     if not stages.empty:

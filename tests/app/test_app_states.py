@@ -150,6 +150,23 @@ def test_pipeline_status_shows_runs_audits_counts_and_freshness(empty_lake, open
     assert {"mart_track_search", "dim_artist", "mart_genre_summary"} <= gold
 
 
+def test_pipeline_status_says_where_ctrl_c_stopped_the_last_run(empty_lake, open_page):
+    from orchestration.run_log import PipelineRun, record
+
+    write_gold(empty_lake)
+    start = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+    record(empty_lake, PipelineRun(
+        run_id="run-stopped", flow="pipeline", started_at=start, finished_at=start,
+        status="interrupted", failed_stage="dbt", error="stopped by Ctrl-C (SIGINT)",
+        stages={"export": {"status": "ok", "seconds": 3.0},
+                "dbt": {"status": "interrupted", "seconds": 12.5}}))
+
+    at = open_page("pipeline_status")
+    assert not texts(at, "exception") and not texts(at, "error")
+    assert "Stopped by Ctrl-C during stage `dbt`" in " ".join(texts(at, "warning"))
+    assert any("Last run **interrupted**" in m for m in texts(at, "markdown"))
+
+
 def test_pipeline_status_says_when_a_publish_stopped_part_way(empty_lake, open_page):
     from quality.audit_log import AuditRecord
     from quality.audit_log import record as record_audit

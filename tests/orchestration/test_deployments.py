@@ -67,7 +67,7 @@ def test_serve_without_a_prefect_server_names_the_setting(tmp_path: Path) -> Non
 def test_serve_finds_the_prefect_server_where_prefect_does(tmp_path: Path) -> None:
     """PREFECT_API_URL in the .env of the folder it runs from counts, as it does for Prefect."""
     (tmp_path / ".env").write_text("PREFECT_API_URL=http://127.0.0.1:4299/api\n")
-    probe = "from orchestration.cli import prefect_api_url; print(prefect_api_url())"
+    probe = "from orchestration.prefect_api import configured_api_url; print(configured_api_url())"
     result = _in_folder(tmp_path, sys.executable, "-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "http://127.0.0.1:4299/api"

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
@@ -208,3 +217,52 @@ def test_a_run_while_another_job_writes_the_lake_fails_at_export_and_changes_not
     latest = run_log.recent(settings)[0]
     assert (latest.status, latest.failed_stage) == ("failed", "export")
     assert list(latest.stages) == ["services", "export"]
+
+
+def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
+    built_lakehouse,
+) -> None:
+    # As a terminal's Ctrl-C: SIGINT to the whole foreground process group of `lakehouse
+    # pipeline`, in the dbt stage. Before, Prefect's temporary API server (in that group) died
+    # with it and the run retried against the dead API for minutes to hours.
+    settings, _ = built_lakehouse
+    before = gold_versions(settings)
+    env = {**os.environ, "LAKE_ROOT": settings.lake_root,
+           "MONGODB_DATABASE": settings.mongodb_database,
+           "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200"}
+    cli = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lakehouse"), "pipeline", "--no-crawl", "--no-train"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    printed: list[str] = []
+    try:
+        for line in cli.stdout:
+            printed.append(line)
+            if "bronze batch" in line:  # the export stage's last line: dbt starts next
+                break
+        else:
+            pytest.fail("the run ended before its export:\n" + "".join(printed)[-3000:])
+        servers = [json.loads(p.read_text())["pid"]
+                   for p in settings.run_dir.glob("prefect-api-*.pid")]
+        assert len(servers) == 1
+        time.sleep(3)  # well inside the dbt stage, which lasts tens of seconds at any size
+        os.killpg(cli.pid, signal.SIGINT)
+        rest, _ = cli.communicate(timeout=180)
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+    output = " ".join(("".join(printed) + rest).split())
+    assert cli.returncode == 130, output[-3000:]
+    latest = run_log.recent(settings)[0]
+    assert f"interrupted: Run {latest.run_id} was stopped by Ctrl-C" in output
+    assert "was stopped by Ctrl-C during stage 'dbt': it published nothing, so gold is what" \
+        " the last good run published." in output
+    assert gold_versions(settings) == before
+    assert (latest.status, latest.failed_stage) == ("interrupted", "dbt")
+    assert [(n, s["status"]) for n, s in latest.stages.items()] == [
+        ("services", "ok"), ("export", "ok"), ("dbt", "interrupted")]
+    assert latest.layer_counts["gold"]  # the run was still counted and recorded
+    assert not psutil.pid_exists(servers[0])
+    assert not list(settings.run_dir.glob("prefect-api-*.pid"))
