@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     crawl_batch_albums: int = 20
     crawl_batch_tracks: int = 50
     crawl_batch_features: int = 100
+    crawl_features_backfill_per_run: int = Field(
+        10_000,
+        ge=0,
+        description="Tracks stored without audio features while they were refused (development"
+        " mode) whose features a run fetches once they are available; 0 = never",
+    )
     crawl_page_limit: int = Field(50, description="Page size; capped at 10 in development mode")
     crawl_max_total_wait_s: float = Field(
         600.0, description="Cap on all waiting (Retry-After + backoff) in one run"
@@ -160,6 +166,13 @@ class Settings(BaseSettings):
         0.05,
         description="How often dbt polls a running statement on the Thrift Server (one cheap"
         " RPC; most statements take 0.2-1 s, so a coarse poll adds up over ~140 nodes)",
+    )
+
+    # --- quality gate (quality/) --------------------------------------------------------------
+    quality_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Thresholds of quality/expectations.yml overridden for this environment, as"
+        ' JSON: {"min_feature_coverage": 0.3}',
     )
 
     # --- gold marts and the recommender (ml/) ------------------------------------------------

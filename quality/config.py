@@ -66,6 +66,23 @@ class QualityConfig(BaseModel):
     def variables(self) -> dict[str, Any]:
         return {"current_year": dt.datetime.now(dt.UTC).year, **self.thresholds}
 
+    def with_overrides(self, overrides: dict[str, float]) -> QualityConfig:
+        """The thresholds of QUALITY_THRESHOLDS over the file's; only names the file defines."""
+        unknown = sorted(set(overrides) - set(self.thresholds))
+        if unknown:
+            raise ConfigError(
+                f"QUALITY_THRESHOLDS sets {unknown}, which {CONFIG_FILE.name} does not define"
+                f" (its thresholds: {sorted(self.thresholds)}): fix the name in the environment"
+                " or .env."
+            )
+        return self.model_copy(update={"thresholds": {**self.thresholds, **overrides}})
+
+    def thresholds_in(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The thresholds that an expectation's `${name}` arguments name, with their values."""
+        names = [m.group(1) for v in kwargs.values()
+                 if isinstance(v, str) and (m := _PLACEHOLDER.match(v))]
+        return {name: self.thresholds[name] for name in names if name in self.thresholds}
+
     def resolve(self, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
         """Replace `${name}` placeholders by threshold values."""
         variables = self.variables()

@@ -26,12 +26,21 @@ class ExpectationFailure:
     expectation: str
     kwargs: dict[str, Any]
     detail: str
+    thresholds: dict[str, Any] = field(default_factory=dict)  # the `${name}`s its limits came from
 
     def __str__(self) -> str:
         args = ", ".join(
             f"{k}={v}" for k, v in self.kwargs.items() if k not in ("result_format", "batch_id")
         )
-        return f"{self.suite}: {self.expectation}({args}) failed: {self.detail}"
+        text = f"{self.suite}: {self.expectation}({args}) failed: {self.detail}"
+        if self.thresholds:
+            named = ", ".join(f"{k} = {v}" for k, v in self.thresholds.items())
+            example = ", ".join(f'"{k}": ...' for k in self.thresholds)
+            text += (
+                f" [threshold {named}: `thresholds` in quality/expectations.yml, or for this"
+                f" environment QUALITY_THRESHOLDS='{{{example}}}']"
+            )
+        return text
 
 
 @dataclass
@@ -88,12 +97,20 @@ def _register_views(
     return frames
 
 
-def features_expected(spark) -> bool:
-    """Audio features are expected when any source of them (API or imported CSV) has rows."""
-    for view in ("bronze_audio_features", "bronze_imported_audio_features"):
-        if spark.catalog.tableExists(view) and spark.table(view).limit(1).count() > 0:
-            return True
-    return False
+def _has_rows(spark, view: str) -> bool:
+    return spark.catalog.tableExists(view) and spark.table(view).limit(1).count() > 0
+
+
+def when_flags(spark) -> dict[str, bool]:
+    """The conditions a suite's `when:` can name.
+
+    api_features_expected: the API delivered audio features (bronze.audio_features has rows);
+    features_expected: any source of them did, the API or an imported CSV."""
+    api = _has_rows(spark, "bronze_audio_features")
+    return {
+        "api_features_expected": api,
+        "features_expected": api or _has_rows(spark, "bronze_imported_audio_features"),
+    }
 
 
 def _expectation(spec_type: str, kwargs: dict[str, Any], where: str):
@@ -131,13 +148,13 @@ def run_gate(
 
     from quality.spark_session import get_spark
 
-    config = config or load_config()
+    config = (config or load_config()).with_overrides(settings.quality_thresholds)
     spark = get_spark(settings)
     # A long-lived process (a served Prefect deployment, the test session) runs the gate many
     # times: nothing cached by a previous run may answer for the tables' new versions.
     spark.catalog.clearCache()
     frames = _register_views(spark, settings, config, gold_schema)
-    flags = {"features_expected": features_expected(spark)}
+    flags = when_flags(spark)
 
     context = open_context(settings)
     # persist=False: GX would otherwise cache each batch, and Spark's cache manager matches a
@@ -148,7 +165,12 @@ def run_gate(
     for name, table_suite in config.tables.items():
         suites.append((name, table_suite, frames[name]))
     for name, check in config.checks.items():
-        if check.when and not flags.get(check.when, False):
+        if check.when and check.when not in flags:
+            raise ConfigError(
+                f"checks.{name}: `when: {check.when}` names no condition; use one of"
+                f" {sorted(flags)} (quality/expectations.yml)."
+            )
+        if check.when and not flags[check.when]:
             skipped.append(f"{name} (only when {check.when})")
             continue
         suites.append((name, check, spark.sql(check.sql)))
@@ -159,9 +181,11 @@ def run_gate(
         asset = source.add_dataframe_asset(name)
         batch = asset.add_batch_definition_whole_dataframe("whole")
         suite = gx.ExpectationSuite(name=name)
+        specs = []  # (type, resolved kwargs, thresholds named): to tell a failure its thresholds
         for spec in suite_config.expectations:
             kwargs = config.resolve(spec.kwargs, f"{name}.{spec.type}")
             suite.add_expectation(_expectation(spec.type, kwargs, f"{name}.{spec.type}"))
+            specs.append((spec.type, kwargs, config.thresholds_in(spec.kwargs)))
         suite = context.suites.add_or_update(suite)
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
@@ -178,7 +202,14 @@ def run_gate(
                     # A cross-table rule: the offending rows are what the engineer needs.
                     rows = [r.asDict() for r in frame.limit(SAMPLE_SIZE).collect()]
                     detail += f"; sample rows: {rows}"
-                failures.append(ExpectationFailure(name, cfg.type, dict(cfg.kwargs), detail))
+                thresholds = next(
+                    (named for kind, args, named in specs
+                     if kind == cfg.type and all(cfg.kwargs.get(k) == v for k, v in args.items())),
+                    {},
+                )
+                failures.append(
+                    ExpectationFailure(name, cfg.type, dict(cfg.kwargs), detail, thresholds)
+                )
     context.build_data_docs()
     urls = context.get_docs_sites_urls()
     return GateResult(

@@ -35,6 +35,8 @@ EXTENDED, DEVELOPMENT = "extended", "development"
 PROBE_ARTIST_ID = "4tZwfgrHOc3mvqYlEYSvVi"
 PROBE_TRACK_ID = "0DiWol3AO6WpXZgp0goxAV"
 DEV_MODE_PAGE_MAX = 10
+# Why a track has no features when the API answered for it: not asked again by the backfill.
+NULL_ANSWER = "no audio features for this track (null answer)"
 
 
 @dataclass
@@ -129,6 +131,7 @@ class Crawler:
             self._detect_mode()
             self._resolve_seeds(seeds)
             self._retry_artist_docs()
+            self._backfill_features()
             self._crawl_queue(artists_per_run)
             self.writer.drain()
             status = "completed"
@@ -427,12 +430,39 @@ class Crawler:
                 continue
             for track_id, item in zip(batch, answers, strict=False):
                 if item is None:
-                    unavailable[track_id] = "no audio features for this track (null answer)"
+                    unavailable[track_id] = NULL_ANSWER
                 else:
                     features.append(item)
         kept = {t for items in tracks.values() for t in (x["id"] for x in items)}
         return ([f for f in features if f["id"] in kept],
                 {t: r for t, r in unavailable.items() if t in kept})
+
+    def _backfill_features(self) -> None:
+        """Ask again for the features of tracks stored while they were refused (a development-
+        mode app): after a switch to an extended app the whole catalogue gets them, not only the
+        tracks crawled from then on, so feature coverage (and the quality gate on it) recovers."""
+        budget = self.settings.crawl_features_backfill_per_run
+        if self.features_reason is not None or budget <= 0:
+            return
+        track_ids = self.state.tracks_refused_features(budget, NULL_ANSWER)
+        for batch in _chunks(track_ids, self.settings.crawl_batch_features):
+            try:
+                answers = self.api.audio_features(batch)
+            except RequestFailed as exc:
+                if exc.status == 403:
+                    self.features_reason = f"audio features refused for this app ({exc.reason})"
+                    break
+                continue  # already retried by the client; the tracks stay listed for next run
+            found = [item for item in answers if item is not None]
+            self.store.upsert("audio_features", found)
+            self.state.clear_features_unavailable([item["id"] for item in found])
+            self.state.record_features_unavailable(
+                {t: NULL_ANSWER for t, item in zip(batch, answers, strict=False) if item is None}
+            )
+            self.summary.features_backfilled += len(found)
+        self.summary.features_backfill_left = self.state.features.count_documents(
+            {"status": "unavailable", "reason": {"$ne": NULL_ANSWER}}
+        )
 
     def _fetch_artist_docs(self, chunk: _Chunk, tracks: dict[str, list[dict]]) -> list[dict]:
         """Full docs of the chunk's artists and of every artist credited on its data."""

@@ -45,6 +45,7 @@ class CrawlState:
         self.artists.create_index([("status", ASCENDING), ("seq", ASCENDING)])
         self.failures.create_index([("kind", ASCENDING), ("item_id", ASCENDING)], unique=True)
         self.failures.create_index([("resolved", ASCENDING)])
+        self.features.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, info: dict) -> None:
@@ -210,6 +211,19 @@ class CrawlState:
         return [d["item_id"] for d in self.failures.find({"kind": kind, "resolved": False})]
 
     # -- audio features -----------------------------------------------------------------------
+    def tracks_refused_features(self, limit: int, null_answer: str) -> list[str]:
+        """Tracks recorded without features for a refusal (not a per-track null answer), oldest
+        record first, so a capped backfill works through them over runs."""
+        cursor = self.features.find(
+            {"status": "unavailable", "reason": {"$ne": null_answer}}, {"_id": 1}
+        ).sort([("updated_at", 1), ("_id", 1)]).limit(limit)
+        return [d["_id"] for d in cursor]
+
+    def clear_features_unavailable(self, track_ids: list[str]) -> None:
+        """The tracks have features now: no longer listed as without."""
+        if track_ids:
+            self.features.delete_many({"_id": {"$in": track_ids}})
+
     def record_features_unavailable(self, reasons: dict[str, str]) -> int:
         """Store 'no audio features' per track; only new or changed reasons are written."""
         if not reasons:

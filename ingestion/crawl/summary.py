@@ -25,6 +25,8 @@ class CrawlSummary:
     albums_reset: int = 0  # given-up albums asked for again (--retry-given-up)
     albums_given_up: int = 0  # answered 404 / null in CRAWL_ALBUM_GIVE_UP_AFTER runs: skipped now
     features_unavailable: int = 0
+    features_backfilled: int = 0  # stored tracks that got the features refused when crawled
+    features_backfill_left: int = 0  # still without them (a later run asks again)
     requests_by_endpoint: dict[str, int] = field(default_factory=dict)
     requests_total: int = 0
     rate_limited: int = 0

@@ -151,6 +151,49 @@ def test_development_mode_degrades_without_batch_endpoints_or_features(
     assert paged and summary.requests_by_endpoint["artist_albums"] > len(artists)
 
 
+def test_features_refused_in_development_mode_are_fetched_once_the_app_is_extended(
+    crawl_settings, emulator, mongo_db
+):
+    # A team crawls with a development-mode app, then gets extended quota: the tracks already
+    # stored get their features too (capped per run), not only the tracks crawled from then on.
+    endpoint = emulator_endpoint(emulator)
+    emulator.config.mode = "development"
+    try:
+        run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=_seed_names(emulator))
+    finally:
+        emulator.config.mode = "extended"
+    cat = emulator.catalogue
+    _, _, tracks = closure(cat, [a.id for a in list(cat.artists.values())[:3]])
+    with_features = {t for t in tracks if cat.tracks[t].features}
+    assert mongo_db.audio_features.count_documents({}) == 0
+    assert 150 < len(with_features) < len(tracks)
+
+    capped = crawl_settings.model_copy(update={"crawl_features_backfill_per_run": 150})
+    first = run_crawl(capped, endpoint=endpoint, db=mongo_db, seeds=[], artists_per_run=0)
+    assert first.completed and first.features_available and first.artists_done == 0
+    assert first.requests_by_endpoint["audio_features_batch"] == 1 + 2  # the probe, 100 + 50
+    stored = {d["_id"] for d in mongo_db.audio_features.find({}, {"_id": 1})}
+    assert first.features_backfilled == len(stored) <= 150 and stored <= with_features
+    assert first.features_backfill_left == len(tracks) - 150
+
+    second = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=[],
+                       artists_per_run=0)
+    assert second.features_backfilled == len(with_features) - len(stored)
+    assert second.features_backfill_left == 0
+    assert {d["_id"] for d in mongo_db.audio_features.find({}, {"_id": 1})} == with_features
+    doc = mongo_db.audio_features.find_one({})
+    assert doc["_crawl_id"] in (first.crawl_id, second.crawl_id)
+    assert doc["danceability"] == cat.tracks[doc["_id"]].features["danceability"]
+    # What is left listed is what the API has no features for, and it is not asked again.
+    unavailable = {d["_id"]: d["reason"] for d in mongo_db.crawl_track_features.find({})}
+    assert set(unavailable) == tracks - with_features
+    assert all("null answer" in reason for reason in unavailable.values())
+    third = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=[],
+                      artists_per_run=0)
+    assert third.features_backfilled == 0
+    assert third.requests_by_endpoint.get("audio_features_batch") == 1  # the probe only
+
+
 def test_seed_names_are_matched_for_real_and_the_rest_recorded(crawl_settings, emulator,
                                                               mongo_db):
     seeds = ["daft punk", "Beyonce", "Daft Punkk", "Zzyzx Nonexistent Orchestra",
