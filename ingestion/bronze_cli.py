@@ -170,6 +170,11 @@ def import_features(
         )
     else:
         _print_import(summary)
+        if summary.rows and not summary.imported and summary.rejected:
+            raise _fail(
+                f"nothing imported: all {summary.rejected:,} data rows of {file} were rejected"
+                " (reasons above and in bronze.quarantine). Fix the file and import it again."
+            )
     if register:
         _register(settings)
 
@@ -187,6 +192,15 @@ def _print_import(summary: ImportSummary) -> None:
             "Rejected rows are in bronze.quarantine (entity imported_audio_features) with the"
             " reason and the raw CSV line.",
             highlight=False,
+        )
+    if summary.undecodable:
+        console.print(
+            f"{summary.undecodable:,} of them hold bytes that are not UTF-8: the file was likely"
+            " saved as Latin-1 / Windows-1252. Convert it, e.g. `iconv -f cp1252 -t utf-8"
+            f" {summary.source_file} > {Path(summary.source_file).stem}-utf8.csv`, and import"
+            " that.",
+            highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -232,9 +232,15 @@ def _print_summary(s: CrawlSummary) -> None:
     for name, c in s.entities.items():
         entities.add_row(name, str(c["new"]), str(c["changed"]), str(c["unchanged"]))
     console.print(entities)
+    backfill = (
+        f" {s.features_backfilled} stored tracks got the features refused when they were"
+        f" crawled ({s.features_backfill_left} still without them)."
+        if s.features_backfilled or s.features_backfill_left
+        else ""
+    )
     console.print(
         f"Audio features: {s.features_note}; {s.features_unavailable} tracks recorded "
-        "as unavailable.",
+        f"as unavailable.{backfill}",
         highlight=False,
     )
     for seed in s.seeds_unresolved:

@@ -84,6 +84,7 @@ BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 ENTITY = IMPORTED_FEATURES
 CHUNK_ROWS = 100_000
+UNDECODABLE = "undecodable"  # the reason's code for a row with bytes that are not UTF-8
 # Custom metadata of an import's last Delta commit (only that one: an import that crashed before
 # it is not recorded, so importing the file again lands it whole).
 FILE_SHA_KEY = "lakehouse.features_import.file_sha256"
@@ -121,6 +122,7 @@ class ImportSummary:
     imported: int = 0  # rows written to bronze
     duplicates: int = 0  # rows repeated earlier in the same file (same track and values)
     rejected: int = 0  # rows that failed validation
+    undecodable: int = 0  # of those, rows with bytes that are not UTF-8 (a Latin-1 export?)
     quarantined: int = 0  # of those, newly written to the quarantine
     seconds: float = 0.0
 
@@ -170,7 +172,7 @@ def _boolean(name: str, text: str) -> bool:
 def parse_row(record: dict[str, str]) -> dict[str, Any]:
     """The typed values of one CSV record; RowError with the reason when it is invalid."""
     if any(_has_surrogates(v) for v in record.values()):
-        raise RowError("undecodable: the row contains bytes that are not valid UTF-8")
+        raise RowError(f"{UNDECODABLE}: the row contains bytes that are not valid UTF-8")
     track_id = record["track_id"].strip()
     if not track_id:
         raise RowError("missing_id: track_id is empty")
@@ -349,6 +351,7 @@ def _land(
                 )
             values = parse_row(record)
         except RowError as exc:
+            summary.undecodable += str(exc).startswith(UNDECODABLE)
             track_id = (record or {}).get("track_id") or None
             rejected.append(QuarantineRecord(ENTITY, track_id, str(exc), _raw_line(fields)))
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
@@ -42,17 +42,18 @@ class RunInterrupted(KeyboardInterrupt):
 class StageFailed(RuntimeError):
     """A pipeline stage failed; `stage` names it and the message gives the cause."""
 
-    def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"pipeline stage '{stage}' failed: {cause}")
+    def __init__(self, stage: str, cause: BaseException, down: Sequence[str] = ()) -> None:
+        # A service that died during the run shows up as a driver's error (pymongo, Thrift);
+        # naming the dead service and its fix is what the reader needs.
+        hint = f" Not answering now: {'; '.join(down)}." if down else ""
+        super().__init__(f"pipeline stage '{stage}' failed: {cause}{hint}")
         self.stage = stage
         self.cause = cause
 
 
-# --- tasks -----------------------------------------------------------------------------------
-@task(name="check services", cache_policy=NO_CACHE)
-def check_services(settings: Settings) -> dict[str, str]:
+def services_down(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """(each service not answering, with its fix), (every service's address by name)."""
     from lakehouse import services
-    from lakehouse.supervisor import ServiceError
 
     checked = [(s, services.state(s)) for s in services.all_services(settings)]
     down = [
@@ -61,9 +62,18 @@ def check_services(settings: Settings) -> dict[str, str]:
         for s, st in checked
         if not st.healthy
     ]
+    return down, {st.name: st.address for _, st in checked}
+
+
+# --- tasks -----------------------------------------------------------------------------------
+@task(name="check services", cache_policy=NO_CACHE)
+def check_services(settings: Settings) -> dict[str, str]:
+    from lakehouse.supervisor import ServiceError
+
+    down, addresses = services_down(settings)
     if down:
         raise ServiceError(f"not answering: {'; '.join(down)}.")
-    return {st.name: st.address for _, st in checked}
+    return addresses
 
 
 @task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -79,7 +89,8 @@ def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> di
         summary = run_crawl(settings, endpoint=endpoint, artists_per_run=artists_per_run)
     logger.info(
         "crawl %s: mode %s, %d artists done, %d failed, %d albums given up (gone), "
-        "%d requests (%d x 429), %d documents written, features available: %s",
+        "%d requests (%d x 429), %d documents written, features available: %s "
+        "(%d stored tracks backfilled, %d left)",
         summary.crawl_id,
         summary.mode,
         summary.artists_done,
@@ -89,6 +100,8 @@ def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> di
         summary.rate_limited,
         summary.documents_written,
         summary.features_available,
+        summary.features_backfilled,
+        summary.features_backfill_left,
     )
     return summary.to_dict()
 
@@ -169,7 +182,7 @@ def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any
         result = fn(*args)
     except Exception as exc:
         run.stages[name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1)}
-        raise StageFailed(name, exc) from exc
+        raise StageFailed(name, exc, [] if name == "services" else _down_now()) from exc
     except KeyboardInterrupt:
         run.stages[name] = {
             "status": "interrupted",
@@ -182,6 +195,13 @@ def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any
         "result": result,
     }
     return result
+
+
+def _down_now() -> list[str]:
+    try:
+        return services_down(get_settings())[0]
+    except Exception:  # a hint only: never mask the stage's own error
+        return []
 
 
 @flow(name="spotify-crawl")
@@ -262,7 +282,7 @@ def _interrupted_message(run: run_log.PipelineRun) -> str:
     if run.stages.get("publish", {}).get("status") == "ok":
         kept = "gold was published; the recommender was not retrained (`lakehouse train`)"
     else:
-        kept = "it published nothing, so gold is what the last good run published"
+        kept = "nothing was published, so gold is unchanged"
     return (
         f"Run {run.run_id} was stopped by Ctrl-C {where}: {kept}. Run the pipeline again to"
         " carry on: every stage is idempotent, and the crawl and the export resume from what"

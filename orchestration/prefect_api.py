@@ -4,7 +4,8 @@ Without PREFECT_API_URL, Prefect would start its own temporary server as a child
 terminal's process group, so the Ctrl-C meant for the run killed that server too, and the run
 then retried its state updates against a dead API for minutes (once: two hours) before it
 exited. Ours is the same `prefect server start`, but in its own session: Ctrl-C reaches only the
-run, which records where it stopped and exits. The server is stopped, by pid, when the run ends;
+run, which records where it stopped and exits. It serves the UI too, so the "View at" link the
+flow logs shows the run while it lasts. The server is stopped, by pid, when the run ends;
 one left behind by a run that was killed (`kill -9`) is stopped by the next run.
 """
 
@@ -75,7 +76,7 @@ def prefect_api(settings: Settings) -> Iterator[str]:
     process = _process(settings, os.getpid())
     proc = process.start(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--no-ui", "--no-scheduler", "--no-late-runs", "--analytics-off"],
+         "--port", str(port), "--no-scheduler", "--no-late-runs", "--analytics-off"],
         env=os.environ,
         cwd=settings.run_dir,
         address=f"127.0.0.1:{port}",
@@ -91,6 +92,19 @@ def prefect_api(settings: Settings) -> Iterator[str]:
                 " or run a Prefect server and set PREFECT_API_URL (docs/orchestration.md)."
             ) from exc
         with temporary_settings({PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                _send_what_is_queued()
     finally:
         process.stop(timeout_s=10)
+
+
+def _send_what_is_queued() -> None:
+    """Prefect sends run logs and events from background workers, which drain at interpreter
+    exit; by then the server is gone, and each retried for over a minute before giving up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)

@@ -112,6 +112,37 @@ def test_import_features_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert "nope.csv does not exist or is not a file" in missing.stderr
 
 
+def test_a_file_whose_every_row_is_rejected_fails_and_a_latin1_one_is_named(
+    cli_env: dict[str, str], bronze_settings: Settings, tmp_path: Path
+) -> None:
+    # A cp1252 export of European music: every data row has an accented album name.
+    header, *rows = CSV.read_text(encoding="utf-8").splitlines()
+    accented = [",".join([*r.split(",")[:3], "Chanson d'été", *r.split(",")[4:]]) for r in rows[:3]]
+    latin1 = tmp_path / "chansons.csv"
+    latin1.write_bytes("\n".join([header, *accented, ""]).encode("cp1252"))
+
+    result = run_cli("import-features", str(latin1), "--no-register", env=cli_env)
+
+    assert result.returncode == 1
+    assert "3 rows read, 0 imported, 0 repeated in the file, 3 rejected" in result.stdout
+    out = " ".join(result.stdout.split())
+    assert "3 of them hold bytes that are not UTF-8: the file was likely saved as Latin-1" in out
+    assert "`iconv -f cp1252 -t utf-8 chansons.csv > chansons-utf8.csv`" in out
+    error = " ".join(result.stderr.split())
+    assert f"nothing imported: all 3 data rows of {latin1} were rejected" in error
+    rejected = [r for r in open_table(bronze_settings, "quarantine").to_pyarrow_table().to_pylist()
+                if r["reason"].startswith("undecodable")]
+    assert len(rejected) == 3  # kept, with the raw line, for whoever fixes the file
+
+    # Converted, the same rows import.
+    utf8 = tmp_path / "chansons-utf8.csv"
+    utf8.write_text(latin1.read_bytes().decode("cp1252"), encoding="utf-8")
+    fixed = run_cli("import-features", str(utf8), "--no-register", env=cli_env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "3 rows read, 3 imported, 0 repeated in the file, 0 rejected" in fixed.stdout
+    assert "not UTF-8" not in fixed.stdout
+
+
 def test_register_without_a_thrift_server_keeps_the_data_and_says_what_to_do(
     cli_env: dict[str, str], bronze_settings: Settings
 ) -> None:

@@ -63,3 +63,36 @@ def test_a_service_down_is_named_with_its_own_fix(tmp_path) -> None:
     assert "MongoDB (mongodb://***@127.0.0.1:1/?***): check MONGODB_URI" in message
     assert f"(127.0.0.1:{settings.thrift_port}): start it with `lakehouse services up`" in message
     assert "pw" not in message
+
+
+def test_a_stage_failing_because_a_service_died_names_the_service_and_the_fix(
+    ferretdb: Settings, thrift: Settings
+) -> None:
+    """FerretDB dies mid-run: the stage fails with pymongo's error, then who is down and why."""
+    import datetime as dt
+
+    import pytest
+    from lake_support import environment
+
+    from ingestion.mongodb import database
+    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import free_port
+    from orchestration import run_log
+    from orchestration.flows import StageFailed, _stage
+
+    run = run_log.PipelineRun("run-t", "pipeline", dt.datetime.now(dt.UTC))
+    dead = free_port()
+    with environment(FERRETDB_PORT=str(dead)), pytest.raises(StageFailed) as failed:
+        _stage(run, "export", lambda: database(get_settings()).command("ping"))
+    message = str(failed.value)
+    assert message.startswith("pipeline stage 'export' failed: ")
+    assert message.endswith(
+        f"Not answering now: MongoDB (FerretDB) (127.0.0.1:{dead}): start it with"
+        " `lakehouse services up`."
+    )
+    assert run.stages["export"]["status"] == "failed"
+
+    # With every service up, a failure is only the stage's own error.
+    with pytest.raises(StageFailed) as plain:
+        _stage(run, "quality", lambda: 1 / 0)
+    assert str(plain.value) == "pipeline stage 'quality' failed: division by zero"
