@@ -30,9 +30,10 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def counts(stdout: str, entity: str) -> list[str]:
-    """read, exported, already in bronze, rejected, newly quarantined from the summary table."""
-    (line,) = [row for row in stdout.splitlines() if f" {entity} " in row]
-    return [cell.strip() for cell in line.split("│")[2:7]]
+    """read, exported, already in bronze, rejected, newly quarantined from the counts table
+    (the first of the two tables that list the entity)."""
+    line = next(row for row in stdout.splitlines() if row.split()[:1] == [entity])
+    return line.split()[1:6]
 
 
 @pytest.fixture
@@ -51,9 +52,11 @@ def test_export_prints_a_summary_and_a_rerun_exports_nothing(
     mongo_db.albums.insert_many(documents("albums", 0, 12, BASE_TIME))
     mongo_db.albums.insert_one({"_id": "no-stamp-album", "name": "x"})
 
-    first = run_cli("export", "--no-register", env=cli_env)
+    first = run_cli("export", "--no-register", env={**cli_env, "COLUMNS": "80"})
 
     assert first.returncode == 0, first.stderr
+    # Both tables fit an 80-column terminal: no cell cut short with an ellipsis.
+    assert "…" not in first.stdout and max(map(len, first.stdout.splitlines())) <= 80
     assert counts(first.stdout, "albums") == ["13", "12", "0", "1", "1"]
     assert "1 document(s) failed validation: see bronze.quarantine" in first.stdout
     assert open_table(bronze_settings, "albums").to_pyarrow_table().num_rows == 12
