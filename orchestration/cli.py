@@ -26,17 +26,18 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 def _run(start_services: bool, **parameters) -> None:
     from lakehouse.settings import get_settings
     from orchestration import main_job
+    from orchestration.cli_logging import tracebacks_to_file
     from orchestration.flows import RunInterrupted
     from orchestration.prefect_api import prefect_api
 
     settings = get_settings()
     try:
-        with prefect_api(settings):
+        with tracebacks_to_file(settings.log_dir) as log, prefect_api(settings):
             if start_services:
                 main_job.start_services(settings, console)
             report = main_job.run_pipeline(settings, **parameters)
     except _expected_errors() as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(f"{exc}\n(The run's full log, with tracebacks: {log})") from exc
     except KeyboardInterrupt as exc:
         # 130 = 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
         message = str(exc) if isinstance(exc, RunInterrupted) else "Stopped by Ctrl-C."

@@ -96,3 +96,34 @@ def test_a_stage_failing_because_a_service_died_names_the_service_and_the_fix(
     with pytest.raises(StageFailed) as plain:
         _stage(run, "quality", lambda: 1 / 0)
     assert str(plain.value) == "pipeline stage 'quality' failed: division by zero"
+
+
+def test_a_failed_cli_run_prints_one_line_per_record_and_keeps_tracebacks_in_its_log(
+    tmp_path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lakehouse.supervisor import free_port
+
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LAKE_ROOT": "",
+           "FERRETDB_PORT": str(free_port()), "THRIFT_PORT": str(free_port()),
+           "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lakehouse"), "pipeline", "--no-crawl"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    assert "Task run 'check services" in output  # Prefect's own records, one line each
+    log = tmp_path / "data" / "logs" / "pipeline.log"
+    error = " ".join(result.stderr.split())
+    assert "error: pipeline stage 'services' failed: not answering: MongoDB (FerretDB)" in error
+    assert f"(The run's full log, with tracebacks: {log})" in error
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text
+    assert "lakehouse.supervisor.ServiceError: not answering" in text
+    assert "Error logging to API" not in output  # its logs reached the temporary server
