@@ -74,9 +74,11 @@ def prefect_api(settings: Settings) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     process = _process(settings, os.getpid())
+    # --no-prompt: an interactive `server start` may offer to switch the user's Prefect profile.
     proc = process.start(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--no-scheduler", "--no-late-runs", "--analytics-off"],
+         "--port", str(port), "--no-scheduler", "--no-late-runs", "--analytics-off",
+         "--no-prompt"],
         env=os.environ,
         cwd=settings.run_dir,
         address=f"127.0.0.1:{port}",
