@@ -128,6 +128,15 @@ def transform(
             ServiceError, BronzeMissingError, dbt_runner.DbtRunError, LockHeld, ValueError
         ) as exc:
             raise _fail(str(exc)) from exc
+        except KeyboardInterrupt:
+            err_console.print(
+                "[bold yellow]interrupted:[/] dbt cancelled its running statements. The models"
+                " it finished are kept (each is one Delta commit); run `lakehouse transform`"
+                " again to build the rest.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
     console.print(_summary_table(summary))
     for node in summary.failed_nodes:
         err_console.print(

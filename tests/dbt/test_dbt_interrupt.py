@@ -1,0 +1,58 @@
+"""Ctrl-C during `lakehouse transform`: dbt cancels, the command says what is kept, exit 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dbt_catalogue as cat
+import pytest
+from dbt_fixtures import write_and_register
+
+from lakehouse.settings import Settings
+
+pytestmark = pytest.mark.services
+
+
+def test_ctrl_c_stops_transform_with_130_and_says_what_is_kept(
+    thrift: Settings, tmp_path: Path
+) -> None:
+    # A lake of its own, in the default schemas (this module's metastore starts empty).
+    settings = thrift.model_copy(update={"lake_root": str(tmp_path / "lake")})
+    write_and_register(settings, cat.first_batch())
+    dbt_log = settings.log_dir / "dbt" / "dbt.log"
+    logged_before = dbt_log.stat().st_size if dbt_log.exists() else 0
+    env = {**os.environ, "COLUMNS": "200", "LAKE_ROOT": settings.lake_root}
+    cli = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lakehouse"), "transform"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        # Wait until dbt runs its first model (its log says so), then Ctrl-C the whole group.
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and cli.poll() is None:
+            if dbt_log.exists() and b"Began running node model." in dbt_log.read_bytes()[
+                    logged_before:]:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"dbt never started a model: {cli.communicate(timeout=60)}")
+        os.killpg(cli.pid, signal.SIGINT)
+        out, err = cli.communicate(timeout=180)
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+    assert cli.returncode == 130, out + err
+    # dbt reports its cancelled statements (and, as plain dbt does, the KeyboardInterrupt) on
+    # stdout; the command's own last word is what was kept and what to do, not a traceback.
+    assert "CANCEL query model." in out
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: dbt cancelled its running statements. The models it")
+    assert last.endswith("run `lakehouse transform` again to build the rest.")
+    assert "Traceback" not in err
