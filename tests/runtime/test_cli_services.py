@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -296,3 +298,39 @@ def test_a_thrift_server_elsewhere_is_checked_never_started(private_env: dict[st
     doctor = run_cli("doctor", env=env, timeout=120)
     assert doctor.returncode == 1
     assert "external at 127.0.0.2" in doctor.stdout and "does not answer" in doctor.stdout
+
+
+def test_ctrl_c_while_run_starts_the_services_leaves_them_stoppable(
+    private_env: dict[str, str],
+) -> None:
+    # Ctrl-C while `lakehouse run` waits for the Thrift Server: exit 130, the fix named, and
+    # both servers (the second only half-started) recorded, so `services down` stops them.
+    cli = subprocess.Popen(
+        [CLI, "run"], env={**os.environ, "COLUMNS": "200", "SPARK_UI_PORT": "0", **private_env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        first = cli.stdout.readline()
+        assert first.startswith("MongoDB (FerretDB): started"), first
+        run_dir = Path(private_env["DATA_DIR"]) / "run"
+        for _ in range(100):  # the Thrift Server's record, written as soon as it is spawned
+            if (run_dir / "thrift.pid").exists():
+                break
+            time.sleep(0.1)
+        os.killpg(cli.pid, signal.SIGINT)
+        _, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+    assert cli.returncode == 130
+    assert " ".join(err.split()).endswith(
+        "interrupted: Stopped by Ctrl-C. The local services keep running; `lakehouse services"
+        " down` stops them.")
+    thrift_pid = json.loads((run_dir / "thrift.pid").read_text())["pid"]
+    assert psutil.pid_exists(thrift_pid)
+    down = run_cli("services", "down", env=private_env)
+    assert down.returncode == 0, down.stderr
+    assert "Spark Thrift Server (Delta): stopped" in down.stdout
+    assert "MongoDB (FerretDB): stopped" in down.stdout
+    assert not psutil.pid_exists(thrift_pid) or psutil.Process(thrift_pid).status() == "zombie"
