@@ -84,14 +84,17 @@ def prefect_api(settings: Settings) -> Iterator[str]:
         address=f"127.0.0.1:{port}",
     )
     try:
-        timeout = get_current_settings().server.ephemeral.startup_timeout_seconds
+        # Prefect's own 20 s default is tight for a first start (database migrations: 12 s on an
+        # idle 2-core machine); the wait ends early anyway if the server exits.
+        timeout = max(get_current_settings().server.ephemeral.startup_timeout_seconds, 60)
         try:
             wait_until_healthy(process, proc, lambda: _answers(url), timeout_s=timeout,
                                what="Prefect's temporary API server")
         except ServiceError as exc:
             raise ServiceError(
-                f"{exc}\nRaise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (now {timeout}),"
-                " or run a Prefect server and set PREFECT_API_URL (docs/orchestration.md)."
+                f"{exc}\nIf it was still starting, raise"
+                f" PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS above {timeout:.0f}; or run a"
+                " Prefect server and set PREFECT_API_URL (docs/orchestration.md)."
             ) from exc
         with temporary_settings({PREFECT_API_URL: url}):
             try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from lakehouse.settings import Settings
 from orchestration.prefect_api import _process, configured_api_url, prefect_api, stop_orphans
@@ -54,3 +55,23 @@ def test_the_server_of_a_killed_run_is_stopped_by_the_next_run(tmp_path: Path) -
         _process(settings, os.getpid()).stop(timeout_s=5)
         _process(settings, dead_owner).stop(timeout_s=5)
     assert not live.is_running() or live.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_temporary_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
+    from lake_support import environment
+
+    from lakehouse.supervisor import ServiceError
+
+    settings = Settings(data_dir=tmp_path)
+    unusable = f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/prefect.db"
+    with (
+        environment(PREFECT_SERVER_DATABASE_CONNECTION_URL=unusable),
+        pytest.raises(ServiceError) as failed,
+        prefect_api(settings),
+    ):
+        pytest.fail("the run must not start without its Prefect API")
+    message = str(failed.value)
+    assert "Prefect's temporary API server exited during start-up." in message
+    assert f"Last lines of {settings.log_dir / 'prefect-api.log'}:" in message
+    assert "PREFECT_API_URL (docs/orchestration.md)" in message
+    assert not list(settings.run_dir.glob("prefect-api-*.pid"))
