@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 from lakehouse.settings import Settings
 from spark_thrift import launcher
+
+LOG_CONFIG_FILE = Path(__file__).with_name("log4j2.properties")
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +44,8 @@ def _session(
         .config("spark.sql.warehouse.dir", warehouse)
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.databricks.delta.snapshotPartitions", str(snapshot_partitions))
+        .config("spark.driver.extraJavaOptions",
+                launcher.java_option("log4j2.configurationFile", LOG_CONFIG_FILE.as_uri()))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.bindAddress", driver_host)
