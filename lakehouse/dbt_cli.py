@@ -130,9 +130,9 @@ def transform(
             raise _fail(str(exc)) from exc
         except KeyboardInterrupt:
             err_console.print(
-                "[bold yellow]interrupted:[/] dbt cancelled its running statements. The models"
-                " it finished are kept (each is one Delta commit); run `lakehouse transform`"
-                " again to build the rest.",
+                "[bold yellow]interrupted:[/] dbt finished the statements it was running and"
+                " started no others. The models it finished are kept (each is one Delta"
+                " commit); run `lakehouse transform` again to build the rest.",
                 highlight=False,
                 soft_wrap=True,
             )

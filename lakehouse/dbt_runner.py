@@ -239,6 +239,7 @@ def _invoke(
         command.insert(0, "--quiet")
     callbacks = [_event_callback(on_progress)] if on_progress else []
     _poll_faster(settings.dbt_poll_interval_s)
+    _no_query_cancelling()
     started = time.monotonic()
     with _patched_environ(dbt_environment(settings, gold_schema=gold_schema)):
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
@@ -250,6 +251,18 @@ def _invoke(
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
     return outcome, seconds
+
+
+def _no_query_cancelling() -> None:
+    """On Ctrl-C dbt cancels the running statements, and dbt-spark sends each CancelOperation on
+    the Thrift connection its worker thread is reading at that moment. Thrift transports are
+    not thread-safe: the reply can go to the worker, and then dbt waits for it forever, holding
+    the lock the workers need (seen in a test: the main thread in recv_CancelOperation, every
+    worker in get_thread_connection). Declared not cancellable, dbt instead lets the running
+    statements finish, starts no new node, and stops."""
+    from dbt.adapters.spark.impl import SparkAdapter
+
+    SparkAdapter.is_cancelable = classmethod(lambda cls: False)  # type: ignore[method-assign]
 
 
 def run_dbt(
