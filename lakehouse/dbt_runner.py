@@ -245,8 +245,8 @@ def _invoke(
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
     seconds = time.monotonic() - started
     if isinstance(outcome.exception, KeyboardInterrupt):
-        # dbt caught the Ctrl-C and cancelled its queries; the caller must stop too, not go on
-        # as after a failed build.
+        # dbt caught the Ctrl-C and stopped after its running statements; the caller must stop
+        # too, not go on as after a failed build.
         raise outcome.exception
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception

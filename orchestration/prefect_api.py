@@ -49,8 +49,7 @@ def stop_orphans(settings: Settings) -> list[int]:
     for pid_file in sorted(settings.run_dir.glob(f"{NAME}-*.pid")):
         owner = pid_file.stem.removeprefix(f"{NAME}-")
         if owner.isdigit() and not psutil.pid_exists(int(owner)):
-            _process(settings, int(owner)).stop(timeout_s=10)
-            pid_file.unlink(missing_ok=True)
+            _process(settings, int(owner)).stop(timeout_s=10)  # also drops the pid file
             stopped.append(int(owner))
     return stopped
 

@@ -460,9 +460,7 @@ class Crawler:
                 {t: NULL_ANSWER for t, item in zip(batch, answers, strict=False) if item is None}
             )
             self.summary.features_backfilled += len(found)
-        self.summary.features_backfill_left = self.state.features.count_documents(
-            {"status": "unavailable", "reason": {"$ne": NULL_ANSWER}}
-        )
+        self.summary.features_backfill_left = self.state.count_refused_features(NULL_ANSWER)
 
     def _fetch_artist_docs(self, chunk: _Chunk, tracks: dict[str, list[dict]]) -> list[dict]:
         """Full docs of the chunk's artists and of every artist credited on its data."""

@@ -211,13 +211,19 @@ class CrawlState:
         return [d["item_id"] for d in self.failures.find({"kind": kind, "resolved": False})]
 
     # -- audio features -----------------------------------------------------------------------
+    @staticmethod
+    def _refused(null_answer: str) -> dict:
+        """Tracks recorded without features for a refusal, not for a per-track null answer."""
+        return {"status": "unavailable", "reason": {"$ne": null_answer}}
+
     def tracks_refused_features(self, limit: int, null_answer: str) -> list[str]:
-        """Tracks recorded without features for a refusal (not a per-track null answer), oldest
-        record first, so a capped backfill works through them over runs."""
-        cursor = self.features.find(
-            {"status": "unavailable", "reason": {"$ne": null_answer}}, {"_id": 1}
-        ).sort([("updated_at", 1), ("_id", 1)]).limit(limit)
+        """Oldest record first, so a capped backfill works through them over runs."""
+        cursor = self.features.find(self._refused(null_answer), {"_id": 1}).sort(
+            [("updated_at", 1), ("_id", 1)]).limit(limit)
         return [d["_id"] for d in cursor]
+
+    def count_refused_features(self, null_answer: str) -> int:
+        return self.features.count_documents(self._refused(null_answer))
 
     def clear_features_unavailable(self, track_ids: list[str]) -> None:
         """The tracks have features now: no longer listed as without."""

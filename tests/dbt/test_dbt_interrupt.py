@@ -5,7 +5,6 @@ cancelling could deadlock (lakehouse/dbt_runner.py, _no_query_cancelling)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import dbt_catalogue as cat
 import pytest
 from dbt_fixtures import write_and_register
+from process_support import ctrl_c, killed_after
 
 from lakehouse.settings import Settings
 
@@ -29,12 +29,11 @@ def test_ctrl_c_stops_transform_with_130_and_says_what_is_kept(
     dbt_log = settings.log_dir / "dbt" / "dbt.log"
     logged_before = dbt_log.stat().st_size if dbt_log.exists() else 0
     env = {**os.environ, "COLUMNS": "200", "LAKE_ROOT": settings.lake_root}
-    cli = subprocess.Popen(
+    with killed_after(subprocess.Popen(
         [str(Path(sys.executable).parent / "lakehouse"), "transform"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
-    )
-    try:
+    )) as cli:
         # Wait until dbt runs its first model (its log says so), then Ctrl-C the whole group.
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and cli.poll() is None:
@@ -44,12 +43,7 @@ def test_ctrl_c_stops_transform_with_130_and_says_what_is_kept(
             time.sleep(0.2)
         else:
             pytest.fail(f"dbt never started a model: {cli.communicate(timeout=60)}")
-        os.killpg(cli.pid, signal.SIGINT)
-        out, err = cli.communicate(timeout=180)
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
+        out, err = ctrl_c(cli, timeout=180)
     assert cli.returncode == 130, out + err
     # dbt logs that it does not cancel (and, as plain dbt does, prints the KeyboardInterrupt on
     # stdout); the command's own last word is what was kept and what to do, not a traceback.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from process_support import ctrl_c, killed_after
 
 from lakehouse.settings import Settings
 from lakehouse.supervisor import free_port, port_is_free
@@ -210,7 +211,6 @@ def test_run_execs_ferretdb_in_the_foreground_until_signalled(
     private_env: dict[str, str],
 ) -> None:
     """`services run` (a container's entry point): the server is the CLI's own process."""
-    import signal
 
     import pymongo
 
@@ -305,11 +305,10 @@ def test_ctrl_c_while_run_starts_the_services_leaves_them_stoppable(
 ) -> None:
     # Ctrl-C while `lakehouse run` waits for the Thrift Server: exit 130, the fix named, and
     # both servers (the second only half-started) recorded, so `services down` stops them.
-    cli = subprocess.Popen(
+    with killed_after(subprocess.Popen(
         [CLI, "run"], env={**os.environ, "COLUMNS": "200", "SPARK_UI_PORT": "0", **private_env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    try:
+    )) as cli:
         first = cli.stdout.readline()
         assert first.startswith("MongoDB (FerretDB): started"), first
         run_dir = Path(private_env["DATA_DIR"]) / "run"
@@ -317,12 +316,7 @@ def test_ctrl_c_while_run_starts_the_services_leaves_them_stoppable(
             if (run_dir / "thrift.pid").exists():
                 break
             time.sleep(0.1)
-        os.killpg(cli.pid, signal.SIGINT)
-        _, err = cli.communicate(timeout=120)
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
+        _, err = ctrl_c(cli, timeout=120)
     assert cli.returncode == 130
     assert " ".join(err.split()).endswith(
         "interrupted: Stopped by Ctrl-C. The local services keep running; `lakehouse services"

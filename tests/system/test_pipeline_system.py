@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 from lake_support import environment, lake_writer_running
+from process_support import ctrl_c, killed_after
 
 from ingestion.crawl.store import DocumentStore
 from ingestion.mongodb import database
@@ -154,13 +154,8 @@ def test_a_second_run_is_incremental(built_lakehouse) -> None:
                      ("gold_audit", "dim_track")]
     before = {t: DeltaTable(settings.lake_path(s, t)).version() for s, t in merged_tables}
 
-    cli = pipeline_cli(settings, "--no-crawl", "--no-train")
-    try:
+    with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
         output, _ = cli.communicate(timeout=900)
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
     assert cli.returncode == 0, output[-3000:]
     second = run_log.recent(settings)[0]
     assert second.status == "completed" and list(second.stages) == [
@@ -251,9 +246,8 @@ def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
     # with it and the run retried against the dead API for minutes to hours.
     settings, _ = built_lakehouse
     before = gold_versions(settings)
-    cli = pipeline_cli(settings, "--no-crawl", "--no-train")
     printed: list[str] = []
-    try:
+    with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
         for line in cli.stdout:
             printed.append(line)
             if "bronze batch" in line:  # the export stage's last line: dbt starts next
@@ -264,12 +258,7 @@ def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
                    for p in settings.run_dir.glob("prefect-api-*.pid")]
         assert len(servers) == 1
         time.sleep(3)  # well inside the dbt stage, which lasts tens of seconds at any size
-        os.killpg(cli.pid, signal.SIGINT)
-        rest, _ = cli.communicate(timeout=180)
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
+        rest, _ = ctrl_c(cli, timeout=180)
     output = " ".join(("".join(printed) + rest).split())
     assert cli.returncode == 130, output[-3000:]
     # Its logs reached the server before it stopped, instead of being retried at exit for a minute.
