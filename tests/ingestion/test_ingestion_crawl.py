@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from ingestion_crawl_checks import closure, snapshot
 
+from ingestion import crawl_cli
 from ingestion.crawl import CrawlBusy, emulator_endpoint, run_crawl
 from ingestion.crawl.store import content_hash
 from ingestion.emulator import EmulatorConfig, running_emulator
@@ -175,6 +176,8 @@ def test_features_refused_in_development_mode_are_fetched_once_the_app_is_extend
     stored = {d["_id"] for d in mongo_db.audio_features.find({}, {"_id": 1})}
     assert first.features_backfilled == len(stored) <= 150 and stored <= with_features
     assert first.features_backfill_left == len(tracks) - 150
+    assert (f"{first.features_backfilled} stored tracks got the features refused when they were"
+            f" crawled ({first.features_backfill_left} still without them).") in _printed(first)
 
     second = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=[],
                        artists_per_run=0)
@@ -192,6 +195,14 @@ def test_features_refused_in_development_mode_are_fetched_once_the_app_is_extend
                       artists_per_run=0)
     assert third.features_backfilled == 0
     assert third.requests_by_endpoint.get("audio_features_batch") == 1  # the probe only
+    assert "stored tracks got the features" not in _printed(third)
+
+
+def _printed(summary) -> str:
+    """What `lakehouse crawl` prints for this summary, on one line."""
+    with crawl_cli.console.capture() as shown:
+        crawl_cli._print_summary(summary)
+    return " ".join(shown.get().split())
 
 
 def test_seed_names_are_matched_for_real_and_the_rest_recorded(crawl_settings, emulator,
