@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,13 @@ from lakehouse.supervisor import free_port, port_is_free
 SUITE_TEMP_ROOT = Path(tempfile.gettempdir()) / "lakehouse tests o'q josé"
 SUITE_TEMP_ROOT.mkdir(exist_ok=True)
 os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(SUITE_TEMP_ROOT))
+
+# The Ctrl-C tests send SIGINT to a CLI as a terminal does. A shell starts a background job
+# (`make test &`, nohup, some CI runners) with SIGINT ignored, and an ignored signal stays ignored
+# in every program it starts: those CLIs would never see the Ctrl-C, and Python would not even
+# install its handler. The suite's children start as a terminal's foreground job does.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _configure_environment(root: Path) -> dict[str, str]:

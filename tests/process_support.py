@@ -6,8 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+# What dbt's own log (DATA_DIR/logs/dbt/dbt.log) says once it runs models, past its parse phase.
+DBT_RUNS_A_MODEL = b"Began running node model."
 
 
 @contextmanager
@@ -25,3 +31,41 @@ def ctrl_c(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
     """SIGINT to the whole group, as a terminal's Ctrl-C; then its (stdout, stderr)."""
     os.killpg(proc.pid, signal.SIGINT)
     return proc.communicate(timeout=timeout)
+
+
+def read_in_background(proc: subprocess.Popen) -> tuple[list[str], threading.Thread]:
+    """proc's stdout lines, gathered by a thread as they come (the pipe never fills while the
+    test waits on something else); join the thread once proc has ended."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    return lines, reader
+
+
+def log_offset(path: Path) -> tuple[int, int]:
+    """Where a log file ends now: (its inode, its size); (0, 0) when there is none yet."""
+    if not path.exists():
+        return 0, 0
+    st = path.stat()
+    return st.st_ino, st.st_size
+
+
+def written_since(path: Path, since: tuple[int, int]) -> bytes:
+    """What the log at `path` got after `since` (a log_offset). A log that rotated meanwhile
+    (dbt's does, at 10 MB) is read from its start."""
+    if not path.exists():
+        return b""
+    inode, size = since
+    return path.read_bytes()[size if path.stat().st_ino == inode else 0 :]
+
+
+def wait_for_text(
+    path: Path, text: bytes, since: tuple[int, int], proc: subprocess.Popen, timeout: float
+) -> bool:
+    """Whether `text` was written to the log at `path` after `since` while proc still ran."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if text in written_since(path, since):
+            return True
+        time.sleep(0.2)
+    return False

@@ -7,13 +7,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dbt_catalogue as cat
 import pytest
 from dbt_fixtures import write_and_register
-from process_support import ctrl_c, killed_after
+from process_support import (
+    DBT_RUNS_A_MODEL,
+    ctrl_c,
+    killed_after,
+    log_offset,
+    wait_for_text,
+    written_since,
+)
 
 from lakehouse.settings import Settings
 
@@ -27,27 +33,21 @@ def test_ctrl_c_stops_transform_with_130_and_says_what_is_kept(
     settings = thrift.model_copy(update={"lake_root": str(tmp_path / "lake")})
     write_and_register(settings, cat.first_batch())
     dbt_log = settings.log_dir / "dbt" / "dbt.log"
-    logged_before = dbt_log.stat().st_size if dbt_log.exists() else 0
+    logged_before = log_offset(dbt_log)
     env = {**os.environ, "COLUMNS": "200", "LAKE_ROOT": settings.lake_root}
     with killed_after(subprocess.Popen(
         [str(Path(sys.executable).parent / "lakehouse"), "transform"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )) as cli:
-        # Wait until dbt runs its first model (its log says so), then Ctrl-C the whole group.
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and cli.poll() is None:
-            if dbt_log.exists() and b"Began running node model." in dbt_log.read_bytes()[
-                    logged_before:]:
-                break
-            time.sleep(0.2)
-        else:
+        # Once dbt runs its first model (its log says so), Ctrl-C the whole group.
+        if not wait_for_text(dbt_log, DBT_RUNS_A_MODEL, logged_before, cli, timeout=240):
             pytest.fail(f"dbt never started a model: {cli.communicate(timeout=60)}")
         out, err = ctrl_c(cli, timeout=180)
     assert cli.returncode == 130, out + err
     # dbt logs that it does not cancel (and, as plain dbt does, prints the KeyboardInterrupt on
     # stdout); the command's own last word is what was kept and what to do, not a traceback.
-    assert b"does not support query cancellation" in dbt_log.read_bytes()[logged_before:]
+    assert b"does not support query cancellation" in written_since(dbt_log, logged_before)
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted: dbt finished the statements it was running and started")
     assert last.endswith("run `lakehouse transform` again to build the rest.")
