@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,12 +15,21 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 from lake_support import environment, lake_writer_running
-from process_support import ctrl_c, killed_after
+from process_support import (
+    DBT_RUNS_A_MODEL,
+    killed_after,
+    log_offset,
+    read_in_background,
+    wait_for_text,
+)
 
 from ingestion.crawl.store import DocumentStore
 from ingestion.mongodb import database
+from lakehouse.lake import delta_tables
 from lakehouse.settings import Settings
 from orchestration import run_log
+from quality import audit_log as quality_audit_log
+from quality.publish import publish_order
 
 ENTITIES = ("artists", "albums", "tracks", "audio_features")
 STAGES = ["services", "crawl", "export", "dbt", "quality", "publish", "train"]
@@ -246,21 +256,21 @@ def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
     # with it and the run retried against the dead API for minutes to hours.
     settings, _ = built_lakehouse
     before = gold_versions(settings)
-    printed: list[str] = []
+    dbt_log = settings.log_dir / "dbt" / "dbt.log"
+    logged_before = log_offset(dbt_log)
     with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
-        for line in cli.stdout:
-            printed.append(line)
-            if "bronze batch" in line:  # the export stage's last line: dbt starts next
-                break
-        else:
-            pytest.fail("the run ended before its export:\n" + "".join(printed)[-3000:])
+        printed, reader = read_in_background(cli)
+        # Well inside the dbt stage: dbt runs its models.
+        if not wait_for_text(dbt_log, DBT_RUNS_A_MODEL, logged_before, cli, timeout=600):
+            pytest.fail("dbt never ran a model:\n" + "".join(printed)[-3000:])
         servers = [json.loads(p.read_text())["pid"]
                    for p in settings.run_dir.glob("prefect-api-*.pid")]
         assert len(servers) == 1
-        time.sleep(3)  # well inside the dbt stage, which lasts tens of seconds at any size
-        rest, _ = ctrl_c(cli, timeout=180)
-    output = " ".join(("".join(printed) + rest).split())
-    assert cli.returncode == 130, output[-3000:]
+        os.killpg(cli.pid, signal.SIGINT)
+        cli.wait(timeout=180)
+        reader.join(timeout=10)
+    output = " ".join("".join(printed).split())
+    assert cli.returncode == 130, output[:1500] + " [...] " + output[-3000:]
     # Its logs reached the server before it stopped, instead of being retried at exit for a minute.
     assert "Error logging to API" not in output
     latest = run_log.recent(settings)[0]
@@ -273,4 +283,39 @@ def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
         ("services", "ok"), ("export", "ok"), ("dbt", "interrupted")]
     assert latest.layer_counts["gold"]  # the run was still counted and recorded
     assert not psutil.pid_exists(servers[0])
+    assert not list(settings.run_dir.glob("prefect-api-*.pid"))
+
+
+def test_ctrl_c_during_the_publish_finishes_it_then_stops(built_lakehouse) -> None:
+    # Gold must never be left half new, half old: a Ctrl-C that lands once the first table is
+    # committed is held until every table and the audit record are written, then stops the run.
+    settings, _ = built_lakehouse
+    gold = {n: DeltaTable(settings.lake_path("gold", n)).version()
+            for n in delta_tables(settings, "gold")}
+    audits_before = len(quality_audit_log.recent(settings, limit=1000))
+    with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
+        printed, reader = read_in_background(cli)
+        first = publish_order(list(gold))[0]  # published first (a dimension)
+        deadline = time.monotonic() + 600
+        while DeltaTable(settings.lake_path("gold", first)).version() == gold[first]:
+            if cli.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("no publish seen:\n" + "".join(printed)[-3000:])
+            time.sleep(0.02)
+        os.killpg(cli.pid, signal.SIGINT)
+        cli.wait(timeout=180)
+        reader.join(timeout=10)
+    output = " ".join("".join(printed).split())
+    assert cli.returncode == 130, output[-3000:]
+    assert "Ctrl-C: finishing publishing gold first, then stopping." in output
+    assert "was stopped by Ctrl-C after stage 'publish': gold was published" in output
+    # Every table got exactly one new version: all were published, none twice.
+    assert {n: DeltaTable(settings.lake_path("gold", n)).version() for n in gold} == {
+        n: v + 1 for n, v in gold.items()}
+    audits = quality_audit_log.recent(settings, limit=1000)
+    assert len(audits) == audits_before + 1
+    assert audits[0].passed
+    assert sorted(t["name"] for t in audits[0].tables) == sorted(gold)
+    latest = run_log.recent(settings)[0]
+    assert (latest.status, latest.failed_stage) == ("interrupted", None)
+    assert latest.stages["publish"]["status"] == "ok"
     assert not list(settings.run_dir.glob("prefect-api-*.pid"))
