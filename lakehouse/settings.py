@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         description="Thresholds of quality/expectations.yml overridden for this environment, as"
         ' JSON: {"min_feature_coverage": 0.3}',
     )
+    quality_keep_runs: int = Field(
+        100,
+        ge=1,
+        description="Gate runs whose validation results and data docs pages are kept; older ones"
+        " are deleted after each run (the docs would otherwise grow by ~0.45 MB and ~0.09 s of"
+        " rendering a run)",
+    )
 
     # --- gold marts and the recommender (ml/) ------------------------------------------------
     gold_schema: str = Field(

@@ -2,11 +2,13 @@
 
 The GX file data context committed in quality/gx/ is the project's configuration; each run syncs
 it into a working copy under DATA_DIR/quality/gx, where suites, validation results and the data
-docs site accumulate (so the repository stays clean and docs keep their history).
+docs site live (so the repository stays clean), with the last QUALITY_KEEP_RUNS runs' history
+(quality/docs_history.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,7 @@ class GateResult:
     failures: list[ExpectationFailure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     data_docs_url: str | None = None
+    run_time: dt.datetime | None = None  # the run's key in the validation results and docs
 
 
 def context_dir(settings: Settings) -> Path:
@@ -145,9 +148,13 @@ def run_gate(
 ) -> GateResult:
     """Validate silver and the (audit) gold tables; never raises on failed expectations."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
+    from quality.docs_history import record_run_docs
     from quality.spark_session import get_spark
 
+    # One run identifier for all suites: the docs show one run, and keep or drop it whole.
+    run_id = RunIdentifier(run_time=dt.datetime.now(dt.UTC))
     config = (config or load_config()).with_overrides(settings.quality_thresholds)
     spark = get_spark(settings)
     # A long-lived process (a served Prefect deployment, the test session) runs the gate many
@@ -191,7 +198,9 @@ def run_gate(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
         result = validation.run(
-            batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"}
+            batch_parameters={"dataframe": frame},
+            result_format={"result_format": "SUMMARY"},
+            run_id=run_id,
         )
         for item in result.results:
             evaluated += 1
@@ -210,7 +219,9 @@ def run_gate(
                 failures.append(
                     ExpectationFailure(name, cfg.type, dict(cfg.kwargs), detail, thresholds)
                 )
-    context.build_data_docs()
+    record_run_docs(
+        context, run_id.run_time, [name for name, _, _ in suites], settings.quality_keep_runs
+    )
     urls = context.get_docs_sites_urls()
     return GateResult(
         passed=not failures,
@@ -218,4 +229,5 @@ def run_gate(
         failures=failures,
         skipped=skipped,
         data_docs_url=urls[0]["site_url"] if urls else None,
+        run_time=run_id.run_time,
     )
