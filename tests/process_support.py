@@ -33,6 +33,13 @@ def ctrl_c(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
     return proc.communicate(timeout=timeout)
 
 
+def ctrl_c_and_wait(proc: subprocess.Popen, reader: threading.Thread, timeout: float) -> None:
+    """ctrl_c for a process whose output a read_in_background thread gathers."""
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=timeout)
+    reader.join(timeout=10)
+
+
 def read_in_background(proc: subprocess.Popen) -> tuple[list[str], threading.Thread]:
     """proc's stdout lines, gathered by a thread as they come (the pipe never fills while the
     test waits on something else); join the thread once proc has ended."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from deltalake import DeltaTable
 from lake_support import environment, lake_writer_running
 from process_support import (
     DBT_RUNS_A_MODEL,
+    ctrl_c_and_wait,
     killed_after,
     log_offset,
     read_in_background,
@@ -45,15 +45,9 @@ def distinct_ids(settings: Settings, entity: str) -> int:
 
 
 def gold_versions(settings: Settings) -> dict[str, int]:
-    names = [
-        "dim_track",
-        "dim_album",
-        "dim_artist",
-        "fct_track_features",
-        "mart_recommender_features",
-        "mart_track_search",
-    ]
-    return {n: DeltaTable(settings.lake_path("gold", n)).version() for n in names}
+    """Every published gold table's Delta version."""
+    return {n: DeltaTable(settings.lake_path("gold", n)).version()
+            for n in delta_tables(settings, "gold")}
 
 
 def test_every_stage_ran_and_every_layer_holds_the_catalogue(built_lakehouse) -> None:
@@ -266,9 +260,7 @@ def test_ctrl_c_stops_a_cli_run_at_once_publishes_nothing_and_leaves_no_process(
         servers = [json.loads(p.read_text())["pid"]
                    for p in settings.run_dir.glob("prefect-api-*.pid")]
         assert len(servers) == 1
-        os.killpg(cli.pid, signal.SIGINT)
-        cli.wait(timeout=180)
-        reader.join(timeout=10)
+        ctrl_c_and_wait(cli, reader, timeout=180)
     output = " ".join("".join(printed).split())
     assert cli.returncode == 130, output[:1500] + " [...] " + output[-3000:]
     # Its logs reached the server before it stopped, instead of being retried at exit for a minute.
@@ -290,8 +282,7 @@ def test_ctrl_c_during_the_publish_finishes_it_then_stops(built_lakehouse) -> No
     # Gold must never be left half new, half old: a Ctrl-C that lands once the first table is
     # committed is held until every table and the audit record are written, then stops the run.
     settings, _ = built_lakehouse
-    gold = {n: DeltaTable(settings.lake_path("gold", n)).version()
-            for n in delta_tables(settings, "gold")}
+    gold = gold_versions(settings)
     audits_before = len(quality_audit_log.recent(settings, limit=1000))
     with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
         printed, reader = read_in_background(cli)
@@ -301,16 +292,13 @@ def test_ctrl_c_during_the_publish_finishes_it_then_stops(built_lakehouse) -> No
             if cli.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("no publish seen:\n" + "".join(printed)[-3000:])
             time.sleep(0.02)
-        os.killpg(cli.pid, signal.SIGINT)
-        cli.wait(timeout=180)
-        reader.join(timeout=10)
+        ctrl_c_and_wait(cli, reader, timeout=180)
     output = " ".join("".join(printed).split())
     assert cli.returncode == 130, output[-3000:]
     assert "Ctrl-C: finishing publishing gold first, then stopping." in output
     assert "was stopped by Ctrl-C after stage 'publish': gold was published" in output
     # Every table got exactly one new version: all were published, none twice.
-    assert {n: DeltaTable(settings.lake_path("gold", n)).version() for n in gold} == {
-        n: v + 1 for n, v in gold.items()}
+    assert gold_versions(settings) == {n: v + 1 for n, v in gold.items()}
     audits = quality_audit_log.recent(settings, limit=1000)
     assert len(audits) == audits_before + 1
     assert audits[0].passed
