@@ -1,9 +1,9 @@
 """The gate's data docs site and the validation results behind it, kept to the last gate runs.
 
 Each gate run stores one validation result per suite and a page for each. GX's
-`build_data_docs()` renders every stored result again: measured on 2 cores (16 results a run),
-0.4 s with 2 runs stored, 2.2 s / 13 MB with 20 and 9.4 s / 47 MB with 100, about 0.09 s and
-0.45 MB more per run, so an hourly pipeline's gate would spend minutes on its docs within months.
+`build_data_docs()` renders every stored result again: on 2 cores (16 results a run), 0.4 s with
+2 runs stored and 9.0-12.8 s (a 45 MB site) with 100 (benchmarks/results/quality_gate.md), so an
+hourly pipeline's gate would spend minutes on its docs within months.
 So a gate run renders its own pages and the index only, and the results of runs older than the
 last QUALITY_KEEP_RUNS are deleted with their pages.
 """
