@@ -26,7 +26,8 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,12 +186,17 @@ def node_time(summary: DbtRunSummary) -> dict:
     }
 
 
-def run_size(settings: Settings, n_tracks: int) -> dict:
+def run_size(
+    settings: Settings, n_tracks: int, *, exclude: Sequence[str] = (), tag: str | None = None
+) -> dict:
+    """One size: bulk load and full build, two 1% crawls with incremental builds, a build with
+    nothing new. `exclude`: dbt selectors every build leaves out; `tag`: the schemas' suffix
+    (default from the size), so one server can hold several lakes of one size."""
     from lakehouse import dbt_runner
     from lakehouse.dbt_sources import register_bronze_tables
     from lakehouse.services import select
 
-    tag = f"b{n_tracks // 1000}k"
+    tag = tag or f"b{n_tracks // 1000}k"
     scoped = settings.model_copy(
         update={
             "dbt_bronze_schema": f"bronze_{tag}",
@@ -209,16 +215,19 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
 
     with PeakRss(lambda: [pid]) as rss_full:
         # The pipeline's production build: models and data tests (unit tests run in CI only).
-        full = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
+        full = dbt_runner.build(scoped, register_sources=False, unit_tests=False, exclude=exclude)
     # Two crawls of 1% new tracks (new artists with their releases and features) that also
     # re-crawl 1% of the stored artists with new popularity and followers. The first
     # incremental build after the bulk load also re-merges the bulk batch: all of it is stamped
     # at the watermark, which incremental models re-read (latest_bronze_version). The second is
     # the steady state of a pipeline run after a small crawl, the figure quoted.
-    after_bulk, rss_after_bulk, _ = _crawl_and_build(scoped, location, crawler, n_tracks, 1, pid)
-    incremental, rss_inc, crawl = _crawl_and_build(scoped, location, crawler, n_tracks, 2, pid)
+    after_bulk, rss_after_bulk, _ = _crawl_and_build(
+        scoped, location, crawler, n_tracks, 1, pid, exclude)
+    incremental, rss_inc, crawl = _crawl_and_build(
+        scoped, location, crawler, n_tracks, 2, pid, exclude)
     # The floor of any incremental run: the same build with nothing new in bronze.
-    nothing_new = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
+    nothing_new = dbt_runner.build(
+        scoped, register_sources=False, unit_tests=False, exclude=exclude)
     return {
         "size": n_tracks,
         "tracks": bulk["counts"]["tracks"],
@@ -263,7 +272,7 @@ def run_size(settings: Settings, n_tracks: int) -> dict:
 
 def _crawl_and_build(
     scoped: Settings, location: str, crawler: CrawledCatalogue, n_tracks: int, step: int,
-    pid: int,
+    pid: int, exclude: Sequence[str] = (),
 ) -> tuple[DbtRunSummary, int, dict]:
     """Append crawl number `step` (1% new tracks, 1% of the stored artists changed, exported a
     day after the previous one) and run the incremental build; returns it, the peak RSS and
@@ -276,7 +285,7 @@ def _crawl_and_build(
     store({"artists": changed})
     crawl = {**crawler.crawl(max(10, n_tracks // 100), store), "changed_artists": len(changed)}
     with PeakRss(lambda: [pid]) as rss:
-        build = dbt_runner.build(scoped, register_sources=False, unit_tests=False)
+        build = dbt_runner.build(scoped, register_sources=False, unit_tests=False, exclude=exclude)
     return build, rss.peak, crawl
 
 
@@ -290,14 +299,31 @@ def main() -> None:
     if args.threads:
         os.environ["DBT_THREADS"] = str(args.threads)
 
+    with own_thrift_server(args.data_dir) as settings:
+        machine = machine_facts(settings)
+        for n_tracks in args.sizes:
+            # Saved after each size, replacing only that size's row: a long 1M run neither
+            # waits for nor loses the smaller ones.
+            load_before = os.getloadavg()[0]
+            run = run_size(settings, n_tracks)
+            run["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+            run["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            save_run(machine, run, stem)
+    print((RESULTS / f"{stem}.md").read_text())
+
+
+@contextmanager
+def own_thrift_server(data_dir: str | None) -> Iterator[Settings]:
+    """Settings for a private data dir (default: a temporary one, removed afterwards) with a
+    Thrift Server of its own on a free port, stopped on the way out."""
     from lakehouse import services
     from lakehouse.settings import get_settings
     from lakehouse.supervisor import free_port
 
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="dbt-bench-")
+    folder = data_dir or tempfile.mkdtemp(prefix="dbt-bench-")
     os.environ.update(
         {
-            "DATA_DIR": data_dir,
+            "DATA_DIR": folder,
             "LAKE_ROOT": "",
             "THRIFT_PORT": str(free_port()),
             "SPARK_UI_PORT": "0",
@@ -308,7 +334,16 @@ def main() -> None:
     settings = get_settings()
     (thrift,) = services.select(settings, ["thrift"])
     services.start(thrift)
-    machine = {
+    try:
+        yield settings
+    finally:
+        services.stop(thrift)
+        if not data_dir:  # a 1M-track run leaves ~1 GB of lake behind
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def machine_facts(settings: Settings) -> dict:
+    return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "spark_driver_memory": settings.spark_driver_memory,
@@ -316,20 +351,6 @@ def main() -> None:
         "dbt_poll_interval_s": settings.dbt_poll_interval_s,
         "bronze": "emulator payloads",
     }
-    try:
-        for n_tracks in args.sizes:
-            # Saved after each size, replacing only that size's row: a long 1M run neither
-            # waits for nor loses the smaller ones.
-            load_before = os.getloadavg()[0]
-            run = run_size(settings, n_tracks)
-            run["date"] = datetime.now(UTC).isoformat(timespec="seconds")
-            run["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-            save_run(machine, run, stem)
-    finally:
-        services.stop(thrift)
-        if not args.data_dir:  # a 1M-track run leaves ~1 GB of lake behind
-            shutil.rmtree(data_dir, ignore_errors=True)
-    print((RESULTS / f"{stem}.md").read_text())
 
 
 def save_run(machine: dict, run: dict, stem: str) -> None:
