@@ -53,6 +53,12 @@ def private_environment(tmp: Path) -> dict[str, str]:
     }
 
 
+def stop_services(env: dict[str, str]) -> None:
+    """`lakehouse services down` in that environment: stops, by pid, what the job started."""
+    down = subprocess.run([str(CLI), "services", "down"], env=env, capture_output=True, text=True)
+    print(down.stdout, down.stderr, flush=True)
+
+
 def service_pids(settings: Settings, name: str = "*") -> list[int]:
     """PIDs of the running services (`name`: one of them, e.g. "thrift", "ferretdb")."""
     pids = []
@@ -119,10 +125,7 @@ def measure() -> dict:
                 print(json.dumps(result), flush=True)
                 runs.append(result)
         finally:
-            down = subprocess.run(
-                [str(CLI), "services", "down"], env=env, capture_output=True, text=True
-            )
-            print(down.stdout, down.stderr, flush=True)
+            stop_services(env)
     return {
         "benchmark": "main_job",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

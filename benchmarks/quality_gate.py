@@ -2,8 +2,11 @@
 data docs cost as validation results pile up.
 
 The lake is the main job's (`lakehouse run` on the local default: emulator, private data folder,
-free ports), or with --data-dir an existing data folder's (e.g. ./data after `make run`; the
-gate runs then add to its data docs as `lakehouse quality` would), named by --label. Then:
+free ports); or with --data-dir an existing data folder's (e.g. ./data after `make run`; the
+gate runs then add to its data docs as `lakehouse quality` would); or with --dbt-lake D --tag T
+one that `benchmarks/dbt_build.py --data-dir D` left (its schemas bronze_T, silver_T, gold_T,
+e.g. T = b200k), read through a temporary data folder whose lake links to them. --label names
+the lake in the results. Then:
 
 1. The gate, each repeat in a fresh Python process: imports, the local Spark session's start, a
    first `run_gate` over the published gold (cold JVM), a second one in the same process (warm
@@ -12,7 +15,8 @@ gate runs then add to its data docs as `lakehouse quality` would), named by --la
    run's results at earlier run times): GX's `build_data_docs()`, which renders every stored
    result, against `record_run_docs`, what the gate runs (its own pages and the index).
 
-    .venv/bin/python benchmarks/quality_gate.py [--data-dir DIR --label NAME] [--repeats 2]
+    .venv/bin/python benchmarks/quality_gate.py [--data-dir DIR | --dbt-lake D --tag T]
+                                                [--label NAME] [--repeats 2]
 Results: benchmarks/results/quality_gate.json and .md, one entry per label (a new measurement
 replaces its label's entry only).
 """
@@ -33,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from main_job import CLI, ROOT, private_environment
+from main_job import CLI, ROOT, private_environment, stop_services
 
 from lakehouse.settings import Settings, get_settings
 
@@ -49,11 +53,6 @@ def build_lake(env: dict[str, str], log: Path) -> None:
         code = subprocess.run([str(CLI), "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
     if code.returncode != 0:
         sys.exit(f"`lakehouse run` failed ({code.returncode}); see {log}")
-
-
-def stop_services(env: dict[str, str]) -> None:
-    down = subprocess.run([str(CLI), "services", "down"], env=env, capture_output=True, text=True)
-    print(down.stdout, down.stderr, flush=True)
 
 
 def _timed(record: Callable[[float], None], function: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,6 +183,18 @@ def measure_docs(settings: Settings, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def link_dbt_benchmark_lake(dbt_data_dir: Path, tag: str, data_dir: Path) -> None:
+    """A data folder whose lake's layers are the dbt benchmark's schemas of one size."""
+    lake = data_dir / "lake"
+    lake.mkdir(parents=True)
+    for layer in ("bronze", "silver", "gold"):
+        target = dbt_data_dir.resolve() / "lake" / f"{layer}_{tag}"
+        if not target.is_dir():
+            sys.exit(f"{target} does not exist: run benchmarks/dbt_build.py --data-dir"
+                     f" {dbt_data_dir} with the size of tag {tag} first.")
+        (lake / layer).symlink_to(target)
+
+
 def lake_size(settings: Settings) -> dict[str, int]:
     from deltalake import DeltaTable
 
@@ -193,10 +204,15 @@ def lake_size(settings: Settings) -> dict[str, int]:
     }
 
 
-def measure(data_dir: Path | None, label: str, repeats: int) -> dict[str, Any]:
+def measure(
+    data_dir: Path | None, dbt_lake: Path | None, tag: str, label: str, repeats: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_quality_gate_") as tmp_name:
         tmp = Path(tmp_name)
         env = private_environment(tmp)
+        if dbt_lake is not None:
+            data_dir = tmp / "dbt_lake"
+            link_dbt_benchmark_lake(dbt_lake, tag, data_dir)
         if data_dir is not None:
             env.update(DATA_DIR=str(data_dir.resolve()))
         os.environ.update(env)
@@ -297,6 +313,9 @@ def save(entry: dict[str, Any]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="An existing data folder with a built lake")
+    parser.add_argument("--dbt-lake", type=Path,
+                        help="The --data-dir of a benchmarks/dbt_build.py run (with --tag)")
+    parser.add_argument("--tag", default="b200k", help="Its size's schema suffix (default b200k)")
     parser.add_argument("--label", default=MAIN_JOB_LAKE, help="The lake's name in the results")
     parser.add_argument("--repeats", type=int, default=2, help="Gate processes (default 2)")
     parser.add_argument("--report-only", action="store_true", help="Rewrite the .md from the .json")
@@ -306,12 +325,15 @@ def main() -> None:
         print(json.dumps(gate_in_this_process()))
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.data_dir is not None and args.label == MAIN_JOB_LAKE:
-        parser.error("--data-dir needs a --label naming that lake")
+    if args.data_dir is not None and args.dbt_lake is not None:
+        parser.error("give --data-dir or --dbt-lake, not both")
+    if (args.data_dir or args.dbt_lake) is not None and args.label == MAIN_JOB_LAKE:
+        parser.error("--data-dir and --dbt-lake need a --label naming that lake")
     if args.report_only:
         entries = json.loads((RESULTS / "quality_gate.json").read_text())["lakes"]
     else:
-        entries = save(measure(args.data_dir, args.label, args.repeats))
+        entries = save(
+            measure(args.data_dir, args.dbt_lake, args.tag, args.label, args.repeats))
     (RESULTS / "quality_gate.md").write_text(markdown(entries))
     print(markdown(entries))
 
