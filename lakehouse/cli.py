@@ -129,6 +129,39 @@ def doctor() -> None:
     console.print("All checks passed.")
 
 
+@app.command()
+def vacuum(
+    dry_run: bool = typer.Option(False, help="List what would be deleted; delete nothing."),
+    retain_hours: int | None = typer.Option(
+        None, min=0, help="Keep files replaced less than this many hours ago"
+        " [LAKE_VACUUM_RETAIN_HOURS]"
+    ),
+) -> None:
+    """Delete Delta files replaced longer ago than the retention (bronze, silver, gold)."""
+    from lakehouse.exclusive_lock import LockHeld
+    from lakehouse.vacuum import vacuum_lake
+
+    settings = get_settings()
+    hours = settings.lake_vacuum_retain_hours if retain_hours is None else retain_hours
+    try:
+        tables = vacuum_lake(settings, retain_hours=hours, dry_run=dry_run)
+    except LockHeld as exc:
+        raise fail(str(exc)) from exc
+    verb = "would delete" if dry_run else "deleted"
+    table = Table("table", "files", "MB")
+    for t in tables:
+        if t.files:
+            table.add_row(f"{t.folder}.{t.name}", str(t.files), f"{t.bytes / 1e6:.1f}")
+    if table.row_count:
+        console.print(table)
+    files, size = sum(t.files for t in tables), sum(t.bytes for t in tables)
+    console.print(
+        f"Vacuum {verb} {files} files ({size / 1e6:.1f} MB) of {len(tables)} Delta tables:"
+        f" files replaced over {hours} h ago.",
+        highlight=False,
+    )
+
+
 def _register_components() -> None:
     for module in COMPONENT_CLIS:
         importlib.import_module(module).register(app)

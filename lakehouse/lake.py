@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lakehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from pyarrow import fs
 
 
 def delta_tables(settings: Settings, directory: str) -> list[str]:
@@ -10,18 +15,25 @@ def delta_tables(settings: Settings, directory: str) -> list[str]:
     return delta_tables_under(settings.lake_path(directory))
 
 
-def delta_tables_under(location: str) -> list[str]:
-    """Names of the Delta tables directly under `location` (a settings.lake_path), sorted."""
-    from deltalake import DeltaTable
+def lake_filesystem(location: str) -> tuple[fs.FileSystem, str]:
+    """(a filesystem, the path of `location` in it) for a settings.lake_path."""
     from deltalake.fs import DeltaStorageHandler
     from pyarrow import fs
 
     if "://" in location:
         # delta-rs's own object store (its native HDFS client for hdfs://): pyarrow's HDFS
         # filesystem is libhdfs, which needs a JVM and the Hadoop jars in this process.
-        filesystem, root = fs.PyFileSystem(DeltaStorageHandler(location)), ""
-    else:  # a local path as it is: a URL would need it percent-encoded (spaces, quotes)
-        filesystem, root = fs.LocalFileSystem(), location
+        return fs.PyFileSystem(DeltaStorageHandler(location)), ""
+    # A local path as it is: a URL would need it percent-encoded (spaces, quotes).
+    return fs.LocalFileSystem(), location
+
+
+def delta_tables_under(location: str) -> list[str]:
+    """Names of the Delta tables directly under `location` (a settings.lake_path), sorted."""
+    from deltalake import DeltaTable
+    from pyarrow import fs
+
+    filesystem, root = lake_filesystem(location)
     try:
         entries = filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))
     except OSError:

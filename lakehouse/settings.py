@@ -189,6 +189,14 @@ class Settings(BaseSettings):
         description="Schema of the published gold marts: publish writes LAKE_ROOT/<schema>/<mart>"
         " and registers <schema>.<mart>; app/ and ml/ read it (not gold_audit)",
     )
+    lake_vacuum_retain_hours: int = Field(
+        168,
+        ge=0,
+        description="Delta files replaced or removed longer ago than this are deleted by the"
+        " pipeline's vacuum stage and `lakehouse vacuum`: the window of time travel to earlier"
+        " versions (Delta's default, 7 days). Below the longest read of an older version"
+        " (a Dremio query, the app's pinned version) such a read can fail",
+    )
     ml_gold_backend: str = Field(
         "delta",
         pattern=r"^(delta|thrift|flight)$",
