@@ -1,7 +1,7 @@
 """Prefect flows: `crawl` (meant for an interval schedule) and `pipeline` (the whole chain).
 
 pipeline: services check -> crawl (optional) -> bronze export -> dbt build into gold_audit ->
-quality gate -> publish -> train recommender -> summary.
+quality gate -> publish -> vacuum -> train recommender -> summary.
 
 Only stages whose failures are transient retry (the crawl and the export talk to remote
 services); dbt, the gate and publishing are deterministic, so a retry would only repeat the
@@ -158,6 +158,21 @@ def publish_task(wap) -> list[dict[str, Any]]:
     return [vars(p) for p in wap.published]
 
 
+@task(name="vacuum the lake", cache_policy=NO_CACHE)
+def vacuum_task(settings: Settings) -> dict[str, Any]:
+    from lakehouse.vacuum import vacuum_lake
+
+    tables = vacuum_lake(settings)
+    files, size = sum(t.files for t in tables), sum(t.bytes for t in tables)
+    get_run_logger().info(
+        "vacuum: %d files (%.1f MB) deleted from %d of %d Delta tables (replaced over %d h ago)",
+        files, size / 1e6, sum(1 for t in tables if t.files), len(tables),
+        settings.lake_vacuum_retain_hours,
+    )
+    return {"retain_hours": settings.lake_vacuum_retain_hours, "tables": len(tables),
+            "files": files, "bytes": size}
+
+
 @task(name="train recommender", cache_policy=NO_CACHE)
 def train_task(settings: Settings) -> dict[str, Any]:
     from ml.training import train
@@ -252,6 +267,9 @@ def pipeline_flow(
                 # A Ctrl-C here arrives once the stage is recorded as done, not halfway.
                 with wap.holding_ctrl_c():
                     _stage(run, "publish", publish_task, wap)
+                # Still holding the lake: with a short retention, another writer's files not yet
+                # committed would look like leftovers of a failed write.
+                _stage(run, "vacuum", vacuum_task, settings)
             if train:
                 model = _stage(run, "train", train_task, settings)
                 run.model_version = model["version"]

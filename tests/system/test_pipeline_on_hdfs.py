@@ -52,7 +52,7 @@ def test_every_stage_runs_and_gold_is_published_in_hdfs(hdfs_lakehouse) -> None:
     assert report["status"] == "completed"
     assert {name: stage["status"] for name, stage in report["stages"].items()} == {
         name: "ok"
-        for name in ("services", "crawl", "export", "dbt", "quality", "publish", "train")
+        for name in ("services", "crawl", "export", "dbt", "quality", "publish", "vacuum", "train")
     }
     tracks = database(settings)["tracks"].count_documents({})
     assert tracks > 0

@@ -32,7 +32,7 @@ from quality import audit_log as quality_audit_log
 from quality.publish import publish_order
 
 ENTITIES = ("artists", "albums", "tracks", "audio_features")
-STAGES = ["services", "crawl", "export", "dbt", "quality", "publish", "train"]
+STAGES = ["services", "crawl", "export", "dbt", "quality", "publish", "vacuum", "train"]
 
 
 def rows(settings: Settings, *parts: str) -> int:
@@ -57,6 +57,11 @@ def test_every_stage_ran_and_every_layer_holds_the_catalogue(built_lakehouse) ->
     assert all(stage["status"] == "ok" for stage in report["stages"].values())
     # The flow's default is PIPELINE_ARTISTS_PER_RUN (6 here), not the crawler's own (50).
     assert report["stages"]["crawl"]["result"]["artists_done"] == 6
+    # A first build replaces no file, and none is 168 h old (LAKE_VACUUM_RETAIN_HOURS).
+    vacuum = report["stages"]["vacuum"]["result"]
+    assert (vacuum["retain_hours"], vacuum["files"], vacuum["bytes"]) == (168, 0, 0)
+    assert vacuum["tables"] == sum(
+        len(delta_tables(settings, f)) for f in ("bronze", "silver", "gold_audit", "gold"))
 
     db = database(settings)
     mongo = {entity: db[entity].count_documents({}) for entity in ENTITIES}
@@ -117,6 +122,27 @@ def test_the_run_is_recorded(built_lakehouse) -> None:
     assert run.layer_counts["gold"]["dim_track"] == report["layer_counts"]["gold"]["dim_track"]
 
 
+LAKE_FOLDERS = ("bronze", "silver", "gold_audit", "gold")
+
+
+def lake_files_on_disk(settings: Settings) -> set[str]:
+    """Every data file of the layers' Delta tables, as folder/table/file."""
+    return {f"{folder}/{table}/{path.relative_to(root).as_posix()}"
+            for folder in LAKE_FOLDERS for table in delta_tables(settings, folder)
+            for root in [Path(settings.lake_path(folder, table))]
+            for path in root.rglob("*.parquet") if "_delta_log" not in path.parts}
+
+
+def lake_live_files(settings: Settings) -> set[str]:
+    """The data files of the layers' tables' latest versions, as folder/table/file."""
+    import pyarrow as pa
+
+    return {f"{folder}/{table}/{path}"
+            for folder in LAKE_FOLDERS for table in delta_tables(settings, folder)
+            for path in pa.table(DeltaTable(settings.lake_path(folder, table))
+                                 .get_add_actions(flatten=True)).column("path").to_pylist()}
+
+
 def merged_rows(settings: Settings, schema: str, table: str, after: int) -> tuple[int, int]:
     """(rows updated, rows inserted) by a table's MERGE commits after version `after`."""
     commits = [c for c in DeltaTable(settings.lake_path(schema, table)).history()
@@ -125,12 +151,12 @@ def merged_rows(settings: Settings, schema: str, table: str, after: int) -> tupl
                  for m in ("numTargetRowsUpdated", "numTargetRowsInserted"))
 
 
-def pipeline_cli(settings: Settings, *args: str) -> subprocess.Popen:
+def pipeline_cli(settings: Settings, *args: str, **env_vars: str) -> subprocess.Popen:
     """`lakehouse pipeline` on this lakehouse, as a user starts it: its own process group (as a
     terminal's foreground job), Prefect's records on stdout, no PREFECT_API_URL."""
     env = {**os.environ, "LAKE_ROOT": settings.lake_root,
            "MONGODB_DATABASE": settings.mongodb_database,
-           "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200"}
+           "PREFECT_LOGGING_LEVEL": "INFO", "COLUMNS": "200", **env_vars}
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "lakehouse"), "pipeline", *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -157,13 +183,23 @@ def test_a_second_run_is_incremental(built_lakehouse) -> None:
     merged_tables = [("silver", "stg_spotify__tracks"), ("silver", "stg_spotify__artists"),
                      ("gold_audit", "dim_track")]
     before = {t: DeltaTable(settings.lake_path(s, t)).version() for s, t in merged_tables}
+    on_disk_before = lake_files_on_disk(settings)
 
-    with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train")) as cli:
+    # Keeping no time travel, the vacuum deletes every file this run's writes replaced.
+    with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train",
+                                   LAKE_VACUUM_RETAIN_HOURS="0")) as cli:
         output, _ = cli.communicate(timeout=900)
     assert cli.returncode == 0, output[-3000:]
     second = run_log.recent(settings)[0]
     assert second.status == "completed" and list(second.stages) == [
-        "services", "export", "dbt", "quality", "publish"]
+        "services", "export", "dbt", "quality", "publish", "vacuum"]
+    on_disk_after = lake_files_on_disk(settings)
+    assert on_disk_after == lake_live_files(settings)  # nothing else is left
+    vacuumed = second.stages["vacuum"]["result"]
+    gone = on_disk_before - on_disk_after
+    # Rebuilt gold_audit tables and the published gold replaced the first run's files.
+    assert {f.split("/")[0] for f in gone} >= {"gold_audit", "gold"}
+    assert vacuumed["retain_hours"] == 0 and vacuumed["files"] >= len(gone)
     assert f"Run {second.run_id} completed in " in output and "Quality gate: passed" in output
     assert "Traceback" not in output and "Error logging to API" not in output
     assert not list(settings.run_dir.glob("prefect-api-*.pid"))  # its temporary server stopped
