@@ -99,13 +99,13 @@ def measure(settings: Settings, n_tracks: int, runs: int) -> dict:
     vacuums = {}
     for hours in (scoped.lake_vacuum_retain_hours, 0):
         started = time.monotonic()
-        tables = vacuum_lake(scoped, retain_hours=hours)
+        done = vacuum_lake(scoped, retain_hours=hours)
         vacuums[f"retain_{hours}h"] = {
             "retain_hours": hours,
             "seconds": round(time.monotonic() - started, 2),
-            "tables": len(tables),
-            "files": sum(t.files for t in tables),
-            "mb": round(sum(t.bytes for t in tables) / 1e6, 1),
+            "tables": len(done.tables),
+            "files": done.files,
+            "mb": round(done.bytes / 1e6, 1),
         }
     after = {layer: layer_bytes(scoped, f) for layer, f in folders.items()}
     return {"size": n_tracks, "tracks": bulk["counts"]["tracks"], "rounds": rounds,

@@ -141,25 +141,17 @@ def vacuum(
     from lakehouse.exclusive_lock import LockHeld
     from lakehouse.vacuum import vacuum_lake
 
-    settings = get_settings()
-    hours = settings.lake_vacuum_retain_hours if retain_hours is None else retain_hours
     try:
-        tables = vacuum_lake(settings, retain_hours=hours, dry_run=dry_run)
+        done = vacuum_lake(get_settings(), retain_hours=retain_hours, dry_run=dry_run)
     except LockHeld as exc:
         raise fail(str(exc)) from exc
-    verb = "would delete" if dry_run else "deleted"
-    table = Table("table", "files", "MB")
-    for t in tables:
-        if t.files:
+    deleted = [t for t in done.tables if t.files]
+    if deleted:
+        table = Table("table", "files", "MB")
+        for t in deleted:
             table.add_row(f"{t.folder}.{t.name}", str(t.files), f"{t.bytes / 1e6:.1f}")
-    if table.row_count:
         console.print(table)
-    files, size = sum(t.files for t in tables), sum(t.bytes for t in tables)
-    console.print(
-        f"Vacuum {verb} {files} files ({size / 1e6:.1f} MB) of {len(tables)} Delta tables:"
-        f" files replaced over {hours} h ago.",
-        highlight=False,
-    )
+    console.print(done.line(), highlight=False)
 
 
 def _register_components() -> None:

@@ -3,8 +3,8 @@
 A Delta write never deletes the files it replaces: they keep earlier versions readable (time
 travel). dbt rebuilds gold's table models in every build and its merges rewrite the silver files
 they touch, and every publish writes gold once more, so without a vacuum the lake grows by about
-a copy of gold per pipeline run (at 1M tracks, ~0.9 GB a run; docs/runtime.md). The pipeline
-vacuums after it publishes, and `lakehouse vacuum` does it on demand.
+two copies of gold per pipeline run (~150 MB a run at 200k tracks; docs/runtime.md). The
+pipeline vacuums after it publishes, and `lakehouse vacuum` does it on demand.
 
 Files replaced or removed less than LAKE_VACUUM_RETAIN_HOURS ago stay, and so does every file of
 the latest version. Files that no version mentions (left by a write that failed before its
@@ -30,6 +30,30 @@ class VacuumedTable:
     bytes: int
 
 
+@dataclass
+class LakeVacuum:
+    """What one vacuum of the lake deleted (or, with `dry_run`, would delete), per table."""
+
+    retain_hours: int
+    dry_run: bool
+    tables: list[VacuumedTable]
+
+    @property
+    def files(self) -> int:
+        return sum(t.files for t in self.tables)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.tables)
+
+    def line(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        return (
+            f"Vacuum {verb} {self.files} files ({self.bytes / 1e6:.1f} MB) of"
+            f" {len(self.tables)} Delta tables: files replaced over {self.retain_hours} h ago."
+        )
+
+
 def lake_folders(settings: Settings) -> list[str]:
     """The folders of LAKE_ROOT that hold the layers' Delta tables, each once."""
     from ingestion.bronze_tables import LAKE_FOLDER as BRONZE
@@ -48,14 +72,26 @@ def _relative(path: str, table_location: str) -> str:
     return path
 
 
-def _existing_sizes(table_location: str, paths: list[str]) -> list[int]:
-    """Sizes of the files among `paths` (relative to the table) that exist."""
+def _existing(table_location: str, paths: list[str]) -> list[tuple[str, int]]:
+    """(path, size) of the files among `paths` (relative to the table) that exist."""
     from pyarrow import fs
 
+    if not paths:
+        return []
     filesystem, root = lake_filesystem(table_location)
-    wanted = [f"{root}/{p}" if root else p for p in paths]
-    infos = filesystem.get_file_info(wanted) if wanted else []
-    return [info.size or 0 for info in infos if info.type == fs.FileType.File]
+    infos = filesystem.get_file_info([f"{root}/{p}" if root else p for p in paths])
+    return [(p, info.size or 0) for p, info in zip(paths, infos, strict=True)
+            if info.type == fs.FileType.File]
+
+
+def _delete_checksums(table_location: str, deleted: list[str]) -> None:
+    """Delete the hidden `.<file>.crc` Hadoop's local filesystem wrote beside each deleted data
+    file of a Spark-written table: delta-rs deletes the data file only (HDFS keeps no such file)."""
+    filesystem, root = lake_filesystem(table_location)
+    checksums = [f"{head}{'/' if head else ''}.{name}.crc"
+                 for head, _, name in (p.rpartition("/") for p in deleted)]
+    for path, _ in _existing(table_location, checksums):
+        filesystem.delete_file(f"{root}/{path}" if root else path)
 
 
 def vacuum_table(location: str, retain_hours: int, dry_run: bool) -> tuple[int, int]:
@@ -73,24 +109,26 @@ def vacuum_table(location: str, retain_hours: int, dry_run: bool) -> tuple[int, 
     candidates = [_relative(p, location) for p in vacuum(dry=True)]
     # delta-rs lists a removed file again while its tombstone is in the log, even once deleted,
     # and a real vacuum commits two versions (VACUUM START/END): vacuum only when a file is there.
-    sizes = _existing_sizes(location, candidates)
-    if sizes and not dry_run:
+    existing = _existing(location, candidates)
+    if existing and not dry_run:
         vacuum(dry=False)
-    return len(sizes), sum(sizes)
+        _delete_checksums(location, [path for path, _ in existing])
+    return len(existing), sum(size for _, size in existing)
 
 
 def vacuum_lake(
     settings: Settings, *, retain_hours: int | None = None, dry_run: bool = False
-) -> list[VacuumedTable]:
-    """Vacuum every Delta table of the layer folders; one entry per table, in folder order."""
+) -> LakeVacuum:
+    """Vacuum every Delta table of the layer folders (retention default:
+    LAKE_VACUUM_RETAIN_HOURS); one entry per table, in folder order."""
     hours = settings.lake_vacuum_retain_hours if retain_hours is None else retain_hours
     if hours < 0:
         raise ValueError(f"retain_hours must be 0 or more, not {hours}")
-    job = f"vacuum of the lake (files replaced over {hours} h ago)"
-    with exclusive_lock.lake_writer(settings, job):
-        done = []
+    done = LakeVacuum(hours, dry_run, [])
+    with exclusive_lock.lake_writer(settings, f"vacuum of the lake (files replaced over {hours} h"
+                                              " ago)"):
         for folder in lake_folders(settings):
             for name in delta_tables(settings, folder):
                 files, size = vacuum_table(settings.lake_path(folder, name), hours, dry_run)
-                done.append(VacuumedTable(folder, name, files, size))
+                done.tables.append(VacuumedTable(folder, name, files, size))
     return done

@@ -162,15 +162,10 @@ def publish_task(wap) -> list[dict[str, Any]]:
 def vacuum_task(settings: Settings) -> dict[str, Any]:
     from lakehouse.vacuum import vacuum_lake
 
-    tables = vacuum_lake(settings)
-    files, size = sum(t.files for t in tables), sum(t.bytes for t in tables)
-    get_run_logger().info(
-        "vacuum: %d files (%.1f MB) deleted from %d of %d Delta tables (replaced over %d h ago)",
-        files, size / 1e6, sum(1 for t in tables if t.files), len(tables),
-        settings.lake_vacuum_retain_hours,
-    )
-    return {"retain_hours": settings.lake_vacuum_retain_hours, "tables": len(tables),
-            "files": files, "bytes": size}
+    done = vacuum_lake(settings)
+    get_run_logger().info("%s", done.line())
+    return {"retain_hours": done.retain_hours, "tables": len(done.tables), "files": done.files,
+            "bytes": done.bytes}
 
 
 @task(name="train recommender", cache_policy=NO_CACHE)

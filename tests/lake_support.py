@@ -68,6 +68,33 @@ def register_lake_tables(settings: Settings) -> None:
         register_tables(settings, schema, delta_tables(settings, schema))
 
 
+def files_on_disk(location: str) -> dict[str, int]:
+    """The data files under a Delta table (not its log, not hidden files such as Hadoop's
+    `.crc`), as path relative to the table -> size; local path or hdfs://."""
+    from pyarrow import fs
+
+    from lakehouse.lake import lake_filesystem
+
+    filesystem, root = lake_filesystem(location)
+    prefix = f"{root}/" if root else ""
+    found = {}
+    for info in filesystem.get_file_info(fs.FileSelector(root, recursive=True)):
+        path = info.path.removeprefix(prefix)
+        hidden = any(part.startswith(("_", ".")) for part in path.split("/"))
+        if info.type == fs.FileType.File and not hidden:
+            found[path] = info.size
+    return found
+
+
+def live_files(location: str) -> set[str]:
+    """The data files of a Delta table's latest version, relative to the table."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(location).get_add_actions(flatten=True))
+    return set(actions.column("path").to_pylist())
+
+
 LAKE_WRITER = """
 import sys, time
 from lakehouse.exclusive_lock import lake_writer

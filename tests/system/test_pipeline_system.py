@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-from lake_support import environment, lake_writer_running
+from lake_support import environment, files_on_disk, lake_writer_running, live_files
 from process_support import (
     DBT_RUNS_A_MODEL,
     ctrl_c_and_wait,
@@ -125,22 +126,11 @@ def test_the_run_is_recorded(built_lakehouse) -> None:
 LAKE_FOLDERS = ("bronze", "silver", "gold_audit", "gold")
 
 
-def lake_files_on_disk(settings: Settings) -> set[str]:
-    """Every data file of the layers' Delta tables, as folder/table/file."""
-    return {f"{folder}/{table}/{path.relative_to(root).as_posix()}"
-            for folder in LAKE_FOLDERS for table in delta_tables(settings, folder)
-            for root in [Path(settings.lake_path(folder, table))]
-            for path in root.rglob("*.parquet") if "_delta_log" not in path.parts}
-
-
-def lake_live_files(settings: Settings) -> set[str]:
-    """The data files of the layers' tables' latest versions, as folder/table/file."""
-    import pyarrow as pa
-
+def lake_files(settings: Settings, files: Callable[[str], Iterable[str]]) -> set[str]:
+    """`files` of each Delta table of the layers, as folder/table/file."""
     return {f"{folder}/{table}/{path}"
             for folder in LAKE_FOLDERS for table in delta_tables(settings, folder)
-            for path in pa.table(DeltaTable(settings.lake_path(folder, table))
-                                 .get_add_actions(flatten=True)).column("path").to_pylist()}
+            for path in files(settings.lake_path(folder, table))}
 
 
 def merged_rows(settings: Settings, schema: str, table: str, after: int) -> tuple[int, int]:
@@ -183,7 +173,7 @@ def test_a_second_run_is_incremental(built_lakehouse) -> None:
     merged_tables = [("silver", "stg_spotify__tracks"), ("silver", "stg_spotify__artists"),
                      ("gold_audit", "dim_track")]
     before = {t: DeltaTable(settings.lake_path(s, t)).version() for s, t in merged_tables}
-    on_disk_before = lake_files_on_disk(settings)
+    on_disk_before = lake_files(settings, files_on_disk)
 
     # Keeping no time travel, the vacuum deletes every file this run's writes replaced.
     with killed_after(pipeline_cli(settings, "--no-crawl", "--no-train",
@@ -193,8 +183,8 @@ def test_a_second_run_is_incremental(built_lakehouse) -> None:
     second = run_log.recent(settings)[0]
     assert second.status == "completed" and list(second.stages) == [
         "services", "export", "dbt", "quality", "publish", "vacuum"]
-    on_disk_after = lake_files_on_disk(settings)
-    assert on_disk_after == lake_live_files(settings)  # nothing else is left
+    on_disk_after = lake_files(settings, files_on_disk)
+    assert on_disk_after == lake_files(settings, live_files)  # nothing else is left
     vacuumed = second.stages["vacuum"]["result"]
     gone = on_disk_before - on_disk_after
     # Rebuilt gold_audit tables and the published gold replaced the first run's files.
