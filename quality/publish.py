@@ -90,7 +90,7 @@ class CountedRows:
     Streamed, a publish's memory no longer follows the table's length: it is bounded by the
     largest Parquet row group pyarrow decodes (Spark caps them at its 128 MB block size) and the
     file delta-rs buffers before writing it. Reading the whole version first took 5.5 GB for
-    8M rows of `mart_track_search`; streamed, 1.7 GB, as for 4M (benchmarks/results/publish.md
+    8M rows of `mart_track_search`; streamed, 1.6 GB, as for 4M (benchmarks/results/publish.md
     and publish_01d301a.md, the code before)."""
 
     def __init__(self, table: DeltaTable) -> None:
