@@ -353,6 +353,23 @@ def machine_facts(settings: Settings) -> dict:
     }
 
 
+def write_results(stem: str, result: dict, markdown: Callable[[dict], str]) -> None:
+    """Write a benchmark's result as RESULTS/<stem>.json and its report as <stem>.md, print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(result))
+    print((RESULTS / f"{stem}.md").read_text())
+
+
+def live_bytes(location: str) -> int:
+    """Bytes of the data files of a Delta table's latest version."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(location).get_add_actions(flatten=True))
+    return sum(actions.column("size_bytes").to_pylist())
+
+
 def save_run(machine: dict, run: dict, stem: str) -> None:
     path = RESULTS / f"{stem}.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}

@@ -24,13 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dbt_build import (
-    RESULTS,
     T0,
     CrawledCatalogue,
     _crawl_and_build,
     bronze_writer,
+    live_bytes,
     machine_facts,
     own_thrift_server,
+    write_results,
 )
 
 from lakehouse.settings import Settings
@@ -38,16 +39,12 @@ from lakehouse.settings import Settings
 
 def layer_bytes(settings: Settings, folder: str) -> dict[str, float]:
     """MB of the latest versions' data files and of every data file on disk, in one folder."""
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
     from lakehouse.lake import delta_tables
 
     live = on_disk = 0
     for name in delta_tables(settings, folder):
         location = settings.lake_path(folder, name)
-        actions = pa.table(DeltaTable(location).get_add_actions(flatten=True))
-        live += sum(actions.column("size_bytes").to_pylist())
+        live += live_bytes(location)
         on_disk += sum(p.stat().st_size for p in Path(location).rglob("*.parquet")
                        if "_delta_log" not in p.parts)
     return {"live_mb": round(live / 1e6, 1), "on_disk_mb": round(on_disk / 1e6, 1)}
@@ -158,10 +155,7 @@ def main() -> None:
             "machine": machine_facts(settings),
             "run": run,
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lake_vacuum.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "lake_vacuum.md").write_text(markdown(result))
-    print((RESULTS / "lake_vacuum.md").read_text())
+    write_results("lake_vacuum", result, markdown)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from dbt_build import RESULTS, T0, CrawledCatalogue, bronze_writer, machine_facts, own_thrift_server
+from dbt_build import (
+    T0,
+    CrawledCatalogue,
+    bronze_writer,
+    live_bytes,
+    machine_facts,
+    own_thrift_server,
+    write_results,
+)
 
 from lakehouse.settings import REPO_ROOT, Settings
 
@@ -55,20 +63,15 @@ print(json.dumps(result))
 """
 
 
-def in_child(job: dict) -> dict:
+def in_child(scoped: Settings, table: str, publish: bool) -> dict:
+    """Publish `table` of the audit schema (or only open it) in a fresh process."""
+    job = {"audit_schema": scoped.dbt_gold_schema, "gold_schema": scoped.gold_schema,
+           "table": table, "publish": publish}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(job)],
         cwd=REPO_ROOT, capture_output=True, text=True, check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def live_mb(settings: Settings, folder: str, name: str) -> float:
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    actions = pa.table(DeltaTable(settings.lake_path(folder, name)).get_add_actions(flatten=True))
-    return round(sum(actions.column("size_bytes").to_pylist()) / 1e6, 1)
 
 
 def build_audit(scoped: Settings, n_tracks: int, tag: str) -> dict:
@@ -110,9 +113,9 @@ def lengthened(scoped: Settings, name: str, copies: int) -> Settings:
 
 
 def publish_measured(scoped: Settings, name: str) -> dict:
-    job = {"audit_schema": scoped.dbt_gold_schema, "gold_schema": scoped.gold_schema}
-    row = {"table": name, "mb": live_mb(scoped, scoped.dbt_gold_schema, name)}
-    row |= in_child({**job, "table": name, "publish": True})
+    location = scoped.lake_path(scoped.dbt_gold_schema, name)
+    row = {"table": name, "mb": round(live_bytes(location) / 1e6, 1)}
+    row |= in_child(scoped, name, publish=True)
     print(json.dumps(row), flush=True)
     return row
 
@@ -133,8 +136,7 @@ def measure(settings: Settings, n_tracks: int, copies: list[int]) -> dict:
         | {"copies": n}
         for n in copies if n > 1
     ]
-    job = {"audit_schema": scoped.dbt_gold_schema, "gold_schema": scoped.gold_schema}
-    baseline = in_child({**job, "table": names[0], "publish": False})
+    baseline = in_child(scoped, names[0], publish=False)
     return {"size": n_tracks, "build": built, "baseline_rss_mb": baseline["peak_rss_mb"],
             "tables": tables, "lengthened": longer}
 
@@ -192,10 +194,7 @@ def main() -> None:
             "machine": machine_facts(settings),
             "run": run,
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "publish.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "publish.md").write_text(markdown(result))
-    print((RESULTS / "publish.md").read_text())
+    write_results("publish", result, markdown)
 
 
 if __name__ == "__main__":

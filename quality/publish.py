@@ -137,7 +137,7 @@ def publish_table(
     return PublishedTable(
         name=name,
         audit_version=source.version(),
-        published_version=DeltaTable(target).version(),
+        published_version=published.version(),
         previous_version=previous,
         rows=rows.count,
     )
