@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,12 @@ from quality.config import CheckSuite, ConfigError, QualityConfig, TableSuite, l
 REPO_CONTEXT = Path(__file__).with_name("gx")
 BRONZE_ENTITIES = ("artists", "albums", "tracks", "audio_features", "imported_audio_features")
 SAMPLE_SIZE = 5
+# Expectation arguments that name the columns an expectation reads.
+_COLUMN_ARGUMENTS = ("column", "column_A", "column_B", "column_list")
+_ROW_COUNT_EXPECTATIONS = {
+    "expect_table_row_count_to_be_between",
+    "expect_table_row_count_to_equal",
+}
 
 
 @dataclass
@@ -132,7 +140,23 @@ def _expectation(spec_type: str, kwargs: dict[str, Any], where: str):
         raise ConfigError(f"{where}: bad arguments for {spec_type}: {exc}") from exc
 
 
-def _describe(result: dict[str, Any]) -> str:
+def _error_messages(exception_info: dict[str, Any] | None) -> list[str]:
+    """Why GX could not evaluate an expectation (e.g. a column the table lacks): its
+    exception_info is one error, or one per metric that failed, each with a message."""
+    info = exception_info or {}
+    errors = [info] if "exception_message" in info else [
+        error for error in info.values() if isinstance(error, dict)
+    ]
+    messages = [error.get("exception_message") for error in errors]
+    return list(dict.fromkeys(message for message in messages if message))
+
+
+def _describe(result: dict[str, Any], exception_info: dict[str, Any] | None = None) -> str:
+    if messages := _error_messages(exception_info):
+        return (
+            f"could not be evaluated: {'; '.join(messages)} (check the expectation's arguments in"
+            " quality/expectations.yml)"
+        )
     if "unexpected_count" in result:
         sample = result.get("partial_unexpected_list") or []
         shown = ", ".join(repr(v) for v in sample[:SAMPLE_SIZE])
@@ -141,6 +165,45 @@ def _describe(result: dict[str, Any]) -> str:
     if "observed_value" in result:
         return f"observed {result['observed_value']!r}"
     return "see the data docs for details"
+
+
+def columns_read(expectations: list[tuple[str, dict[str, Any]]]) -> list[str] | None:
+    """The columns a suite's expectations read (type, resolved kwargs), in order of appearance;
+    None when one of them may read any column (a row condition, a table-level expectation other
+    than a row count)."""
+    columns: list[str] = []
+    for kind, kwargs in expectations:
+        named = [kwargs[key] for key in _COLUMN_ARGUMENTS if key in kwargs]
+        if "row_condition" in kwargs or (not named and kind not in _ROW_COUNT_EXPECTATIONS):
+            return None
+        for value in named:
+            for column in [value] if isinstance(value, str) else value:
+                if column not in columns:
+                    columns.append(column)
+    return columns
+
+
+@contextmanager
+def _cached_for_the_suite(frame, columns: list[str] | None) -> Iterator[Any]:
+    """The suite's frame, reduced to the columns its expectations read and cached by Spark while
+    they run; dropped when the suite ends.
+
+    GX computes a suite's metrics in several Spark jobs, each of which would otherwise read the
+    Delta table again (snapshot, file listing, Parquet decoding). Only the columns read are
+    cached: caching every column of a wide table costs more than it saves. Dropped when the
+    suite ends, so one table at a time is held, and nothing cached outlives the gate: a later
+    gate in the same process (a served deployment) must never be answered from an older
+    version's cached plan.
+    """
+    if columns is not None:
+        # A column the table lacks is left to GX, which fails that expectation and names it.
+        present = [column for column in columns if column in frame.columns]
+        frame = frame.select(*(present or frame.columns[:1]))  # a row count needs only the rows
+    frame.persist()
+    try:
+        yield frame
+    finally:
+        frame.unpersist()
 
 
 def run_gate(
@@ -197,16 +260,18 @@ def run_gate(
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
-        result = validation.run(
-            batch_parameters={"dataframe": frame},
-            result_format={"result_format": "SUMMARY"},
-            run_id=run_id,
-        )
+        columns = columns_read([(kind, kwargs) for kind, kwargs, _ in specs])
+        with _cached_for_the_suite(frame, columns) as suite_frame:
+            result = validation.run(
+                batch_parameters={"dataframe": suite_frame},
+                result_format={"result_format": "SUMMARY"},
+                run_id=run_id,
+            )
         for item in result.results:
             evaluated += 1
             if not item.success:
                 cfg = item.expectation_config
-                detail = _describe(item.result)
+                detail = _describe(item.result, item.exception_info)
                 if isinstance(suite_config, CheckSuite):
                     # A cross-table rule: the offending rows are what the engineer needs.
                     rows = [r.asDict() for r in frame.limit(SAMPLE_SIZE).collect()]
