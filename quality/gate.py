@@ -151,7 +151,7 @@ def _error_messages(exception_info: dict[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(message for message in messages if message))
 
 
-def _describe(result: dict[str, Any], exception_info: dict[str, Any] | None = None) -> str:
+def _describe(result: dict[str, Any], exception_info: dict[str, Any] | None) -> str:
     if messages := _error_messages(exception_info):
         return (
             f"could not be evaluated: {'; '.join(messages)} (check the expectation's arguments in"
