@@ -6,15 +6,29 @@
     is read from the string's length. -#}
 {% macro release_date_from_precision(date_column, precision_column) -%}
 case when try_cast(substr({{ date_column }}, 1, 4) as int) >= 1 then
-case least(
-        case lower({{ precision_column }}) when 'year' then 1 when 'month' then 2 else 3 end,
-        case when length({{ date_column }}) >= 10 then 3
-             when length({{ date_column }}) >= 7 then 2 else 1 end)
+case {{ release_date_level(date_column, precision_column) }}
     when 1 then try_to_date(concat(substr({{ date_column }}, 1, 4), '-01-01'), 'yyyy-MM-dd')
     when 2 then try_to_date(concat(substr({{ date_column }}, 1, 7), '-01'), 'yyyy-MM-dd')
     else try_to_date(substr({{ date_column }}, 1, 10), 'yyyy-MM-dd')
 end
 end
+{%- endmacro %}
+
+{#- The precision release_date_from_precision used ("year", "month" or "day"), null when it gave
+    no date: what a reader of that date may show, unlike Spotify's stated precision. -#}
+{% macro effective_release_date_precision(date_column, precision_column) -%}
+case when {{ release_date_from_precision(date_column, precision_column) }} is not null
+    then element_at(array('year', 'month', 'day'),
+                    {{ release_date_level(date_column, precision_column) }})
+end
+{%- endmacro %}
+
+{#- 1 (year), 2 (month) or 3 (day): the coarser of the stated precision and the string's. -#}
+{% macro release_date_level(date_column, precision_column) -%}
+least(
+        case lower({{ precision_column }}) when 'year' then 1 when 'month' then 2 else 3 end,
+        case when length({{ date_column }}) >= 10 then 3
+             when length({{ date_column }}) >= 7 then 2 else 1 end)
 {%- endmacro %}
 
 {#- The year, also when only the year is valid. -#}

@@ -33,6 +33,8 @@ def test_first_build_passes_models_tests_and_unit_tests(catalogue_runs: Catalogu
         "latest_version_wins": "pass",
         "multi_artist_track_keeps_credit_order": "pass",
         "audio_features_provenance": "pass",
+        "album_release_date_precision_is_the_dates": "pass",
+        "label_summary_counts_each_album_once": "pass",
     }
     assert first.tests_passed >= 90
 

@@ -17,7 +17,10 @@ select
     albums.total_tracks,
     coalesce(catalogue_tracks.tracks_in_catalogue, 0) as tracks_in_catalogue,
     albums.release_date,
-    albums.release_date_precision,
+    -- The precision of release_date, which readers show it at: Spotify's stated one can be
+    -- finer than the date string ("1990" at day precision) or upper case.
+    {{ effective_release_date_precision('albums.release_date_raw', 'albums.release_date_precision') }}
+        as release_date_precision,
     albums.release_date_raw,
     albums.release_year,
     albums.label,
