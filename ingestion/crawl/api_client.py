@@ -2,10 +2,11 @@
 
 spotipy's built-in urllib3 retries honour Retry-After without any cap and turn exhausted 5xx
 retries into a fake 429, so they are switched off (retries=0) and every call goes through
-`SpotifyApi.call`: 429 -> wait Retry-After; 5xx, connection errors and truncated/malformed
-bodies -> exponential backoff with jitter (tenacity), at most `crawl_max_retries` times; all
-waiting in a run is capped by `crawl_max_total_wait_s` (then `CrawlStopped`). A 429 waits at
-least `crawl_min_retry_after_s`, so endless 429s always reach that cap.
+`SpotifyApi.call`: 429 -> wait Retry-After; 5xx, connection errors (a connection cut while
+the body is read too) and truncated/malformed bodies -> exponential backoff with jitter
+(tenacity), at most `crawl_max_retries` times; all waiting in a run is capped by
+`crawl_max_total_wait_s` (then `CrawlStopped`). A 429 waits at least
+`crawl_min_retry_after_s`, so endless 429s always reach that cap.
 
 The token request goes the same way: an OAuth refusal (400/401, `invalid_client`...) stops the
 run as a credentials problem; 429, 5xx and garbled answers from the token endpoint are
@@ -67,6 +68,16 @@ class TokenEndpointError(Exception):
         super().__init__(f"token endpoint: HTTP {status}")
         self.status, self.oauth_error, self.retry_after = status, oauth_error, retry_after
 
+
+# The connection failed, before or during the answer: ChunkedEncodingError is a connection
+# dropped while the body was being read ("IncompleteRead"), ContentDecodingError a compressed
+# body that arrived garbled. Neither is a ConnectionError, but both are as temporary as one.
+CONNECTION_TROUBLE: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 # Refusals of the client credentials themselves (RFC 6749 5.2): retrying cannot help.
 OAUTH_REFUSALS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant",
@@ -227,7 +238,7 @@ class SpotifyApi:
             raise CrawlStopped(
                 "could not get an access token: check SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"
             ) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except CONNECTION_TROUBLE as exc:
             self.stats.connection_errors += 1
             raise _Transient("connection", f"connection error: {type(exc).__name__}") from None
         if not isinstance(result, dict) or expect not in result:

@@ -2,7 +2,8 @@
 uses, with Spotify's shapes, errors, paging and the two app modes.
 
 Every /v1 request goes through `_guard`: bearer token, rolling-window rate limit, injected
-faults. Answers go through `_reply`, which may truncate or garble them when told to.
+faults. Answers go through `_reply`, which may truncate or garble them, or cut their
+connection mid-body, when told to.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from ingestion.emulator import rendering as render
 from ingestion.emulator.catalogue import GROUP_ORDER, Catalogue
@@ -61,6 +64,34 @@ class ApiError(Exception):
 def _json(payload: object, status: int = 200, headers: dict | None = None) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+class InjectedConnectionCut(Exception):
+    """Raised by a cut answer after its partial body. ASGI has no event to drop a connection:
+    an app that fails after the response started is the one way, and the server then closes
+    the socket without finishing the body."""
+
+
+class _CutResponse(Response):
+    """An answer whose connection drops halfway through the body it announced."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # raw_headers carry the Content-Length of the whole body: the client waits for more.
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2],
+                    "more_body": True})
+        raise InjectedConnectionCut("emulator fault: connection cut mid-body")
+
+
+def _not_an_injected_cut(record: logging.LogRecord) -> bool:
+    """Keep uvicorn from logging an injected cut as an application crash (with traceback)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, InjectedConnectionCut)
+
+
+# uvicorn reports exceptions of the app on this logger (both its HTTP implementations).
+logging.getLogger("uvicorn.error").addFilter(_not_an_injected_cut)
 
 
 def _error_body(status: int, message: str | None) -> dict:
@@ -143,10 +174,13 @@ def _reply(request: Request, draw: FaultDraw, payload: object) -> Response:
         state.stats.injected["malformed"] += 1
         return _json({"emulator_fault": "payload of an unexpected shape"})
     response = _json(payload)
-    if draw.truncated:
+    if draw.truncated:  # a complete HTTP answer carrying half the JSON
         state.stats.injected["truncated"] += 1
         body = bytes(response.body)
         return Response(body[: len(body) // 2], media_type="application/json")
+    if draw.cut:  # the connection drops while the client reads the body
+        state.stats.injected["cut"] += 1
+        return _CutResponse(bytes(response.body), media_type="application/json")
     return response
 
 
@@ -370,10 +404,11 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 
 
 def _token_fault(state: EmulatorState) -> Response | None:
-    """An injected token-endpoint failure (FaultConfig.token_failures), else None."""
+    """An injected token-endpoint failure (FaultConfig.token_failures, then token_cuts),
+    else None."""
     faults = state.config.faults
     if faults.token_failures <= 0:
-        return None
+        return _token_cut(state)
     faults.token_failures -= 1  # one event loop serves the app: no race on the counter
     status = faults.token_failure_status
     state.stats.injected[f"token_{status}"] += 1
@@ -382,6 +417,20 @@ def _token_fault(state: EmulatorState) -> Response | None:
                if faults.token_retry_after_s is not None else None)
     body = f"<html><body><h1>{status} {HTTPStatus(status).phrase}</h1></body></html>"
     return Response(body, status_code=status, media_type="text/html", headers=headers)
+
+
+def _token_cut(state: EmulatorState) -> Response | None:
+    """A token answer cut mid-body (FaultConfig.token_cuts), else None. Its token is never
+    registered: the client cannot have read it."""
+    faults = state.config.faults
+    if faults.token_cuts <= 0:
+        return None
+    faults.token_cuts -= 1  # one event loop serves the app: no race on the counter
+    state.stats.injected["token_cut"] += 1
+    state.stats.record("/api/token", 200)
+    body = json.dumps({"access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
+                       "expires_in": state.config.token_ttl_s}).encode()
+    return _CutResponse(body, media_type="application/json")
 
 
 async def token(request: Request) -> Response:

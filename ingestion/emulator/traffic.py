@@ -1,5 +1,5 @@
 """What the emulator does to traffic besides answering: rolling-window rate limiting, injected
-faults (429, 5xx, slow and truncated responses) and request statistics.
+faults (429, 5xx, slow, truncated and cut responses) and request statistics.
 
 The settings live in one mutable `EmulatorConfig` so tests can switch a fault storm on and off
 on a running emulator (same catalogue, same port, same links in the payloads).
@@ -26,6 +26,10 @@ class FaultConfig:
     rate_slow: float = 0.0
     rate_truncated: float = 0.0
     rate_malformed: float = 0.0  # valid JSON of the wrong shape
+    # A 200 whose connection drops mid-body: Content-Length announces the whole body, half of
+    # it is sent, then the socket closes (what a client sees as "IncompleteRead"). Unlike
+    # `rate_truncated`, a complete HTTP answer with half the JSON, this fails at the transport.
+    rate_cut: float = 0.0
     slow_s: float = 2.0
     retry_after_s: int = 1  # Retry-After of injected 429s
     seed: int = 0
@@ -34,19 +38,27 @@ class FaultConfig:
     token_failures: int = 0
     token_failure_status: int = 503
     token_retry_after_s: int | None = None
+    # The next `token_cuts` POST /api/token (after any `token_failures`) have their 200 answer
+    # cut mid-body the same way as `rate_cut`.
+    token_cuts: int = 0
     # The next `clean_requests` /v1 requests get no injected fault (counted down, then the
     # shares above apply): lets a test break a run part-way, after its first chunk, say.
     clean_requests: int = 0
 
     def validate(self) -> None:
-        for name in ("rate_429", "rate_5xx", "rate_slow", "rate_truncated", "rate_malformed"):
+        for name in ("rate_429", "rate_5xx", "rate_slow", "rate_truncated", "rate_malformed",
+                     "rate_cut"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"fault {name}={value} must be between 0 and 1")
-        if self.rate_429 + self.rate_5xx + self.rate_truncated + self.rate_malformed > 1.0:
-            raise ValueError("fault rates 429 + 5xx + truncated + malformed must add up to <= 1")
+        if (self.rate_429 + self.rate_5xx + self.rate_truncated + self.rate_malformed
+                + self.rate_cut > 1.0):
+            raise ValueError(
+                "fault rates 429 + 5xx + truncated + malformed + cut must add up to <= 1")
         if self.token_failures < 0 or not 400 <= self.token_failure_status <= 599:
             raise ValueError("token_failures must be >= 0 and token_failure_status a 4xx/5xx code")
+        if self.token_cuts < 0:
+            raise ValueError("token_cuts must be >= 0")
         if self.clean_requests < 0:
             raise ValueError("clean_requests must be >= 0")
 
@@ -110,6 +122,7 @@ class FaultDraw:
     slow: bool = False
     truncated: bool = False
     malformed: bool = False
+    cut: bool = False  # the connection drops mid-body
 
 
 class FaultInjector:
@@ -125,9 +138,12 @@ class FaultInjector:
                 self._seed = faults.seed
             roll, slow_roll, code_roll = self._rng.random(), self._rng.random(), self._rng.random()
         draw = FaultDraw(slow=slow_roll < faults.rate_slow)
-        edges = (faults.rate_429, faults.rate_5xx, faults.rate_truncated, faults.rate_malformed)
+        # "cut" comes last so that adding it left the draws of the other faults unchanged.
+        kinds = ("429", "5xx", "truncated", "malformed", "cut")
+        edges = (faults.rate_429, faults.rate_5xx, faults.rate_truncated, faults.rate_malformed,
+                 faults.rate_cut)
         cumulative = 0.0
-        for kind, share in zip(("429", "5xx", "truncated", "malformed"), edges, strict=True):
+        for kind, share in zip(kinds, edges, strict=True):
             cumulative += share
             if roll < cumulative:
                 if kind == "429":
@@ -136,8 +152,10 @@ class FaultInjector:
                     draw.status = (500, 502, 503)[int(code_roll * 3)]
                 elif kind == "truncated":
                     draw.truncated = True
-                else:
+                elif kind == "malformed":
                     draw.malformed = True
+                else:
+                    draw.cut = True
                 break
         return draw
 

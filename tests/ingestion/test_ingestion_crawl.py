@@ -233,7 +233,13 @@ def test_seed_names_are_matched_for_real_and_the_rest_recorded(crawl_settings, e
     assert unknown.artists_not_found == 1
 
 
-@pytest.mark.parametrize("fault", ["rate_truncated", "rate_malformed", "rate_5xx"])
+# What each fault, retried to the end of the budget, leaves as the failure's reason.
+GIVE_UP_REASON = {"rate_truncated": "malformed response", "rate_malformed": "malformed response",
+                  "rate_5xx": "server error",
+                  "rate_cut": "connection error: ChunkedEncodingError"}
+
+
+@pytest.mark.parametrize("fault", list(GIVE_UP_REASON))
 def test_bad_responses_are_recorded_as_failures_and_retried_next_run(
     crawl_settings, emulator, mongo_db, fault
 ):
@@ -248,7 +254,7 @@ def test_bad_responses_are_recorded_as_failures_and_retried_next_run(
     finally:
         setattr(emulator.config.faults, fault, 0.0)
     assert broken.completed and broken.artists_done == 0 and len(broken.artists_failed) == 2
-    expected = "server error" if fault == "rate_5xx" else "malformed response"
+    expected = GIVE_UP_REASON[fault]
     assert all(expected in f["reason"] for f in broken.artists_failed)
     failures = list(mongo_db.crawl_failures.find({"kind": "artist"}))
     assert len(failures) == 2 and all(not f["resolved"] and expected in f["reason"]

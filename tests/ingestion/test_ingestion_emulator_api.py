@@ -4,6 +4,8 @@ paging, trailing slashes, both app modes, rolling-window rate limiting and injec
 from __future__ import annotations
 
 import base64
+import http.client
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -195,6 +197,50 @@ def test_fault_injection_rates(small_catalogue):
     for answer in truncated:
         with pytest.raises(ValueError):
             answer.json()
+
+
+def _read_cut_answer(handle, path: str, headers: dict) -> tuple[int, int, bytes]:
+    """GET `path` on a plain http.client connection: (status, announced Content-Length, the
+    bytes that arrived before the connection dropped). Fails if the body arrives whole."""
+    url = urlsplit(handle.api_url + path)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    try:
+        conn.request("GET", url.path, headers=headers)
+        answer = conn.getresponse()
+        announced = int(answer.getheader("Content-Length"))
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            answer.read()
+        return answer.status, announced, cut.value.partial
+    finally:
+        conn.close()
+
+
+def test_a_cut_connection_announces_the_whole_body_and_drops_halfway(small_catalogue):
+    """`rate_cut` / `token_cuts`: a 200 with the Content-Length of the whole body, half of it,
+    then the socket closes, so the client's read fails (`rate_truncated`, by contrast, sends a
+    complete answer holding half the JSON)."""
+    with running_emulator(small_catalogue, EmulatorConfig()) as handle:
+        api = Api(handle)
+        artist = next(iter(handle.catalogue.artists))
+        whole = api.get(f"artists/{artist}").content
+        faults = handle.config.faults
+        faults.rate_cut = 1.0
+        status, announced, partial = _read_cut_answer(handle, f"artists/{artist}", api.headers)
+        assert status == 200 and announced == len(whole)
+        assert partial == whole[: len(whole) // 2]
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            api.get(f"artists/{artist}")  # what the crawler's requests session sees
+        faults.rate_cut, faults.token_cuts = 0.0, 1
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            _token(handle)
+        assert faults.token_cuts == 0
+        assert Api(handle).get(f"artists/{artist}").content == whole  # the next token works
+        assert handle.state.stats.injected["cut"] == 2
+        assert handle.state.stats.injected["token_cut"] == 1
+    with pytest.raises(ValueError, match="cut must add up to <= 1"):
+        FaultConfig(rate_truncated=0.5, rate_cut=0.6).validate()
+    with pytest.raises(ValueError, match="token_cuts must be >= 0"):
+        FaultConfig(token_cuts=-1).validate()
 
 
 def test_invalid_configuration_is_refused_with_the_reason(small_catalogue):

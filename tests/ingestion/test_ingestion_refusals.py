@@ -43,6 +43,27 @@ def test_a_briefly_failing_token_endpoint_is_retried_and_the_crawl_completes(
     assert {d["_id"] for d in mongo_db.tracks.find({}, {"_id": 1})} == tracks
 
 
+def test_token_answers_cut_mid_body_are_retried_and_the_crawl_completes(
+    crawl_settings, emulator, mongo_db
+):
+    """The token request is made inside spotipy's API call: its connection dropping mid-body
+    (ChunkedEncodingError) is a connection error retried by the same policy."""
+    faults = emulator.config.faults
+    faults.token_cuts = 3
+    try:
+        summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                            seeds=_seeds(emulator))
+    finally:
+        faults.token_cuts = 0
+    assert summary.completed and not summary.artists_failed, summary.stopped_reason
+    assert emulator.state.stats.injected["token_cut"] == 3
+    assert summary.connection_errors == 3 and summary.retries >= 3
+    assert emulator.state.stats.by_route["/api/token"] == 4  # 3 cut, then one token for all
+    cat = emulator.catalogue
+    _artists, _albums, tracks = closure(cat, [a.id for a in list(cat.artists.values())[:2]])
+    assert {d["_id"] for d in mongo_db.tracks.find({}, {"_id": 1})} == tracks
+
+
 def test_a_token_endpoint_that_stays_down_stops_the_run_without_its_html(
     crawl_settings, emulator, mongo_db
 ):

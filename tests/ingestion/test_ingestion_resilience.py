@@ -11,9 +11,12 @@ import sys
 import time
 import uuid
 
+import pytest
+import requests
 from ingestion_crawl_checks import snapshot
 
 from ingestion.crawl import emulator_endpoint, run_crawl
+from ingestion.crawl.api_client import ApiEndpoint, RequestFailed, SpotifyApi
 from ingestion.mongodb import client
 from lakehouse.settings import REPO_ROOT
 
@@ -55,6 +58,68 @@ def test_a_30_percent_429_and_5xx_storm_gives_the_same_data_as_a_clean_run(
     assert 0.15 < faulty / summary.requests_total < 0.45
     assert summary.retries >= summary.rate_limited + summary.server_errors
     assert stormy == reference
+
+
+def test_connections_cut_mid_body_are_retried_and_give_the_same_data_as_a_clean_run(
+    crawl_settings, emulator, mongo_db, ferretdb
+):
+    """20% of the answers drop their connection halfway through the body (requests raises
+    ChunkedEncodingError, not ConnectionError): each is retried like a connection error and
+    the run ends with the documents of a clean crawl."""
+    seeds = _seed_names(emulator)
+    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    faults = emulator.config.faults
+    faults.rate_cut, faults.seed = 0.2, 5
+    cut_name = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        with client(ferretdb) as mongo:
+            cut_db = mongo[cut_name]
+            summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator),
+                                db=cut_db, seeds=seeds)
+            after_cuts = snapshot(cut_db)
+            failures = cut_db.crawl_failures.count_documents({})
+            mongo.drop_database(cut_name)
+    finally:
+        faults.rate_cut = 0.0
+    assert summary.completed and not summary.artists_failed, summary.stopped_reason
+    assert failures == 0
+    cuts = emulator.state.stats.injected["cut"]
+    assert summary.connection_errors == cuts > 0
+    assert summary.server_errors == summary.malformed_responses == 0
+    assert summary.retries >= cuts
+    assert after_cuts == reference
+
+
+def test_a_garbled_compressed_body_is_a_connection_error_within_the_retry_budget(
+    crawl_settings
+):
+    """requests' ContentDecodingError (a gzip body that does not inflate) is neither a
+    ConnectionError nor an HTTP status: it is retried like one, then fails the request."""
+    settings = crawl_settings.model_copy(update={"crawl_max_retries": 2})
+    api = SpotifyApi(ApiEndpoint("http://127.0.0.1:9/v1/", "http://127.0.0.1:9/api/token",
+                                 "id", "secret", "emulator"), settings, sleep=lambda _s: None)
+    answers = [requests.exceptions.ContentDecodingError("incorrect header check")] * 2
+    answers.append({"id": "4tZwfgrHOc3mvqYlEYSvVi"})
+
+    def garbled_then_fine() -> dict:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert api.call("artist", garbled_then_fine, expect="id") == {"id": "4tZwfgrHOc3mvqYlEYSvVi"}
+    assert api.stats.connection_errors == 2 and api.stats.retries == 2
+
+    calls = []
+
+    def always_garbled() -> dict:
+        calls.append(1)
+        raise requests.exceptions.ContentDecodingError("incorrect header check")
+
+    with pytest.raises(RequestFailed, match="gave up after retries: connection error: "
+                                            "ContentDecodingError"):
+        api.call("artist", always_garbled, expect="id")
+    assert len(calls) == 3  # the first attempt and crawl_max_retries retries
 
 
 def _crawl_env(emulator, db_name: str, seed_file) -> dict[str, str]:
