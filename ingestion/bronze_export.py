@@ -10,7 +10,9 @@ What changed comes from two places (BRONZE_CHANGE_CAPTURE):
   indexed range query on MongoDB; the default there.
 - `journal`: the crawler's change journal (ingestion/change_journal.py), which the export always
   consumes; the default on FerretDB, whose SQLite backend answers the range query by decoding the
-  whole collection. The first export of a table (no watermark) reads the whole collection too.
+  whole collection. The first export of a table (no watermark) reads the whole collection too,
+  and so does the re-run of a first export that crashed part-way: its chunk commits repeat the
+  previous watermark, which is none, so nothing says what bronze holds yet.
 `rescan=True` (`lakehouse export --rescan`) reads the whole collection as well as the journal,
 whatever the watermark: documents written by other tools (mongoimport, a restored dump, hand
 edits) have no journal entry and may carry an `_ingested_at` older than the watermark, so no
@@ -328,6 +330,19 @@ def _scan_from(
     return watermark - dt.timedelta(seconds=settings.bronze_overlap_s)
 
 
+def _missing_watermark_note(
+    found: bool, watermark: dt.datetime | None, version: int
+) -> str | None:
+    """Why a table that already has commits is read whole again, if it is (version 0 is the
+    empty table `ensure_table` created: a plain first export, nothing to say)."""
+    if watermark is not None or version == 0:
+        return None
+    if found:  # the chunk commits of a run that never reached its last commit
+        return ("no export of this table completed yet (an earlier one stopped part-way): "
+                "re-read everything (deduplicated)")
+    return "no watermark in the table log: re-read everything (deduplicated)"
+
+
 def export_entity(
     db: Database,
     settings: Settings,
@@ -343,13 +358,16 @@ def export_entity(
     writer = _EntityWriter(settings, entity, batch_id, result)
     found, watermark = read_watermark(writer.table)
     result.watermark_before = result.watermark_after = watermark
-    if not found and writer.table.version() > 0:
-        result.notes.append("no watermark in the table log: re-read everything (deduplicated)")
+    note = _missing_watermark_note(found, watermark, writer.table.version())
+    if note:
+        result.notes.append(note)
     # Claimed before the scan: every document written from here on has an entry in the new
     # journal, which the next export reads.
     claimed = change_journal.claim(db, entity, batch_id)
     read_started = dt.datetime.now(dt.UTC)
-    result.scanned = capture == "scan" or rescan or not found
+    # No watermark, whether none was ever committed or a first export stopped after some chunks
+    # (found, but empty): the journal alone would miss every document it never held.
+    result.scanned = capture == "scan" or rescan or watermark is None
     newest: dict[str, dt.datetime | None] = {"stamp": None}
 
     def take(raw: bytes) -> None:

@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 from export_crash import SimulatedCrash, crash_on_commit
 from pymongo.database import Database
-from spotify_docs import artist_payload, document
+from spotify_docs import BASE_TIME, artist_payload, document, documents
 
 from ingestion import change_journal
-from ingestion.bronze_export import export_all
+from ingestion.bronze_export import export_all, read_watermark
 from ingestion.bronze_tables import open_table
 from ingestion.crawl.store import DocumentStore
 from lakehouse.settings import Settings
@@ -145,6 +145,38 @@ def test_crash_before_the_commit_keeps_the_journal_for_the_rerun(
     assert (rerun.journal_read, rerun.exported) == (15, 15)
     assert len(bronze_ids(journal_settings)) == 25
     assert journals(mongo_db) == []
+
+
+def test_a_first_export_that_crashed_part_way_is_read_whole_again(
+    journal_settings: Settings, mongo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its chunk commits repeat the previous watermark, which is none: the re-run must scan
+    the collection, not read the journal alone, or the documents no journal ever held (70
+    restored from a dump here) would be missing from bronze for good."""
+    settings = journal_settings.model_copy(update={"bronze_chunk_rows": 20})
+    mongo_db.artists.insert_many(documents("artists", 0, 70, BASE_TIME))  # no journal entry
+    crawl(mongo_db, range(70, 100))  # journaled
+    crash_on_commit(monkeypatch, failing_call=2)
+    with pytest.raises(SimulatedCrash):
+        export_all(settings, ["artists"])
+    monkeypatch.undo()
+    assert sum(bronze_ids(settings).values()) == 20  # the first chunk only
+    assert read_watermark(open_table(settings, "artists")) == (True, None)
+
+    rerun = export_all(settings, ["artists"]).entities[0]
+
+    # The whole collection (100) and the claimed journal again (30); the first chunk's 20 rows
+    # and the journal's copies of the 30 are recognised, the other 80 documents written.
+    assert (rerun.scanned, rerun.read, rerun.journal_read) == (True, 130, 30)
+    assert (rerun.exported, rerun.unchanged) == (80, 50)
+    assert any("stopped part-way" in note for note in rerun.notes)
+    counts = bronze_ids(settings)
+    assert set(counts) == {d["_id"] for d in mongo_db.artists.find({}, {"_id": 1})}
+    assert len(counts) == 100 and set(counts.values()) == {1}
+    assert rerun.watermark_after is not None and journals(mongo_db) == []
+    # Complete now: the next export reads the journal alone, and finds nothing new.
+    after = export_all(settings, ["artists"]).entities[0]
+    assert (after.scanned, after.read, after.exported, after.notes) == (False, 0, 0, [])
 
 
 def test_a_crawl_writing_during_the_export_is_exported_next_time(
