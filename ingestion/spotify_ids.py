@@ -11,8 +11,11 @@ ID_LENGTH = 22
 _ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
 # Forms people paste: spotify:artist:ID and https://open.spotify.com/artist/ID?si=...
 _URI_RE = re.compile(r"^spotify:(?P<kind>[a-z]+):(?P<id>[0-9A-Za-z]{22})$")
+# The id must end the path (or be followed by `/`, a query or a fragment): a longer one is
+# malformed, as in the URI form, not cut to its first 22 characters.
 _URL_RE = re.compile(
     r"^https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(?P<kind>[a-z]+)/(?P<id>[0-9A-Za-z]{22})"
+    r"(?:[/?#]|$)"
 )
 
 

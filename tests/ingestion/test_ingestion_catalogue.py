@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ingestion.crawl.seeds import classify
 from ingestion.emulator import (
     CatalogueCsvError,
     catalogue_from_csv,
@@ -18,7 +19,9 @@ from ingestion.emulator import (
     running_emulator,
 )
 from ingestion.emulator.genre_profiles import UNIT_FEATURES
-from ingestion.spotify_ids import derived_id, is_spotify_id
+from ingestion.spotify_ids import derived_id, is_spotify_id, parse_spotify_ref
+
+ARTIST_ID = "4tZwfgrHOc3mvqYlEYSvVi"
 
 
 def test_same_seed_and_size_give_the_same_catalogue():
@@ -30,6 +33,32 @@ def test_same_seed_and_size_give_the_same_catalogue():
     other = generate_catalogue(15, seed=10)
     assert set(other.artists).isdisjoint(one.artists)
     assert all(is_spotify_id(i) for i in itertools.chain(one.artists, one.albums, one.tracks))
+
+
+@pytest.mark.parametrize(("ref", "expected"), [
+    (ARTIST_ID, ARTIST_ID),
+    (f" spotify:artist:{ARTIST_ID} ", ARTIST_ID),
+    (f"https://open.spotify.com/artist/{ARTIST_ID}", ARTIST_ID),
+    (f"https://open.spotify.com/intl-de/artist/{ARTIST_ID}?si=0a1b2c", ARTIST_ID),
+    (f"https://open.spotify.com/artist/{ARTIST_ID}/", ARTIST_ID),
+    (f"http://open.spotify.com/artist/{ARTIST_ID}#top", ARTIST_ID),
+    # Longer than 22 characters: malformed in every form, never cut to its first 22.
+    (f"{ARTIST_ID}XX", None),
+    (f"spotify:artist:{ARTIST_ID}XX", None),
+    (f"https://open.spotify.com/artist/{ARTIST_ID}XX", None),
+    (f"https://open.spotify.com/intl-de/artist/{ARTIST_ID}XX?si=0a1b2c", None),
+    (f"https://open.spotify.com/artist/{ARTIST_ID}-x", None),
+    (f"https://open.spotify.com/album/{ARTIST_ID}", None),  # another kind
+])
+def test_spotify_refs_give_the_whole_id_or_nothing(ref, expected):
+    assert parse_spotify_ref(ref, "artist") == expected
+
+
+def test_a_seed_url_with_a_too_long_id_is_reported_malformed_like_its_uri():
+    for entry in (f"spotify:artist:{ARTIST_ID}XX",
+                  f"https://open.spotify.com/artist/{ARTIST_ID}XX"):
+        seed = classify(entry)
+        assert seed.artist_id is None and seed.problem.startswith("malformed Spotify artist")
 
 
 def test_guest_artist_draws_equal_draws_from_the_copied_list_of_the_others():
