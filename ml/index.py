@@ -4,7 +4,10 @@
   except the product. Right for catalogues up to ~50k tracks (EXACT_MAX_ROWS).
 - `IVFIndex`: an inverted-file index (k-means lists, spherical assignment). A query scores the
   `n_probe` nearest lists only. Its recall against the exact index is measured when it is built
-  (`measure_recall`) and recorded in the artifact.
+  (`measure_recall`) and recorded in the artifact. All-zero rows (tracks without the features of
+  the model, e.g. no audio features with `--features audio`) are stored but in no list: they
+  score 0 against every query, so they are nobody's neighbour (the recommender drops them as not
+  `searchable`), and they are neither recall queries nor expected results.
 
 Both answer in catalogue row numbers and keep exactly one copy of the vectors. `search` can
 rescale the scores of flagged rows (`Rescale`) before the top-n cut, at no extra complexity:
@@ -22,6 +25,8 @@ import numpy as np
 # Above this "auto" builds an IVF index: an exact query reads every vector (100k x 41 float32 =
 # 16 MB), which on a busy 2-core machine already costs 5-25 ms (benchmarks/results/recommender.md).
 EXACT_MAX_ROWS = 50_000
+# The fewest lists an IVF index has (k-means needs at least as many non-zero vectors).
+MIN_LISTS = 8
 
 
 class Rescale(NamedTuple):
@@ -45,6 +50,11 @@ class VectorIndex(Protocol):
     def vectors_of(self, rows: np.ndarray) -> np.ndarray: ...
 
     def save(self, folder: Path) -> dict: ...
+
+
+def nonzero_rows(vectors: np.ndarray) -> np.ndarray:
+    """(rows,) bool: the rows with a non-zero vector, the only ones that can be neighbours."""
+    return np.any(vectors != 0, axis=1)
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -87,7 +97,11 @@ class ExactIndex:
 
 
 class IVFIndex:
-    """Vectors stored grouped by list, so probing a list scores one contiguous slice."""
+    """Vectors stored grouped by list, so probing a list scores one contiguous slice.
+
+    All-zero rows are stored after the last list (`offsets[-1]` to the end of `grouped`): kept
+    for `vectors_of`, never scanned by a search.
+    """
 
     kind = "ivf"
 
@@ -121,10 +135,18 @@ class IVFIndex:
     ) -> IVFIndex:
         from sklearn.cluster import KMeans
 
-        n = len(vectors)
-        n_lists = n_lists or max(8, min(4096, int(math.sqrt(n))))
+        listed = nonzero_rows(vectors)
+        rows = np.flatnonzero(listed)  # list members; the k-means sample is drawn from them
+        n = len(rows)
+        n_lists = n_lists or max(MIN_LISTS, min(4096, int(math.sqrt(n))))
+        if n < n_lists:
+            raise ValueError(
+                f"An IVF index of {n_lists} lists needs at least {n_lists} tracks with a"
+                f" non-zero feature vector; this catalogue has {n}. Use --index exact (or auto,"
+                " which picks exact for it)."
+            )
         rng = np.random.default_rng(seed)
-        sample = vectors[rng.choice(n, size=min(n, 32 * n_lists), replace=False)]
+        sample = vectors[rows[rng.choice(n, size=min(n, 32 * n_lists), replace=False)]]
         # A few Lloyd iterations from random centres: lists need to be compact, not optimal
         # (k-means++ seeding of 1000 centres alone costs more than the whole build).
         kmeans = KMeans(
@@ -133,8 +155,12 @@ class IVFIndex:
         centroids = kmeans.cluster_centers_.astype(np.float32)
         norms = np.linalg.norm(centroids, axis=1, keepdims=True)
         np.divide(centroids, norms, out=centroids, where=norms > 0)
-        assignment = assign_lists(vectors, centroids)
-        order = np.argsort(assignment, kind="stable").astype(np.int32)
+        # Zero rows would all land in list 0 (argmax of all-zero scores) and bloat it: they go
+        # after the last list instead, where no probe reads them.
+        assignment = assign_lists(vectors, centroids)[rows]
+        order = np.concatenate([
+            rows[np.argsort(assignment, kind="stable")], np.flatnonzero(~listed)
+        ]).astype(np.int32)
         counts = np.bincount(assignment, minlength=n_lists)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         grouped = np.ascontiguousarray(vectors[order], dtype=np.float32)
@@ -186,14 +212,20 @@ def assign_lists(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 16_384
 
 
 def exact_top_k(
-    vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536
+    vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536,
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(len(queries), k) exact best rows per query vector, batched as matrix products."""
+    """(len(queries), k) exact best rows per query vector, batched as matrix products.
+
+    Rows flagged in `skip` (bool per row) rank last (score -inf).
+    """
     k = min(k, len(vectors))
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
     best_scores = np.zeros((len(queries), 0), dtype=np.float32)
     for start in range(0, len(vectors), chunk):
         scores = queries @ vectors[start : start + chunk].T
+        if skip is not None:
+            scores[:, skip[start : start + chunk]] = -np.inf
         take = min(k, scores.shape[1])
         part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         rows = np.hstack([best_rows, part + start])
@@ -207,11 +239,16 @@ def exact_top_k(
 def measure_recall(
     approx: VectorIndex, exact: ExactIndex, queries: np.ndarray, k: int = 10
 ) -> float:
-    """Mean share of the exact top-k (query row excluded) that the approximate index returns."""
-    truth = exact_top_k(exact.vectors, exact.vectors[queries], k + 1)
+    """Mean share of the exact top-k (query row excluded) that the approximate index returns.
+
+    The exact top-k leaves out all-zero rows: they are no one's neighbour (see the module
+    docstring), though a 0 score can outrank negative cosines.
+    """
+    listed = nonzero_rows(exact.vectors)
+    truth = exact_top_k(exact.vectors, exact.vectors[queries], k + 1, skip=~listed)
     hits = 0
     for row, best in zip(queries, truth, strict=True):
-        wanted = [r for r in best.tolist() if r != row][:k]
+        wanted = [r for r in best.tolist() if r != row and listed[r]][:k]
         found = set(approx.search(exact.vectors[row], k + 1)[0].tolist())
         hits += sum(1 for r in wanted if r in found)
     return hits / max(1, k * len(queries))
@@ -221,11 +258,19 @@ def tune_ivf(
     vectors: np.ndarray, target_recall: float = 0.95, k: int = 10, queries: int = 200,
     seed: int = 0,
 ) -> tuple[IVFIndex, list[dict]]:
-    """Build an IVF index and pick the smallest n_probe whose measured recall@k meets target."""
+    """Build an IVF index and pick the smallest n_probe whose measured recall@k meets target.
+
+    Queries are drawn from rows with a non-zero vector only: a zero query (a track the model
+    cannot compare, never asked by the recommender) scores 0 against everything, so its "exact
+    top-k" is an arbitrary tie-break no probe count can reproduce.
+    """
     index = IVFIndex.build(vectors, seed=seed)
     exact = ExactIndex(vectors)
     rng = np.random.default_rng(seed + 1)
-    sample = rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)
+    candidates = np.flatnonzero(nonzero_rows(vectors))
+    sample = candidates[
+        rng.choice(len(candidates), size=min(queries, len(candidates)), replace=False)
+    ]
     trials = []
     probe = max(1, index.n_lists // 128)
     while True:
@@ -239,10 +284,16 @@ def tune_ivf(
 
 
 def build_index(vectors: np.ndarray, kind: str = "auto") -> tuple[VectorIndex, dict]:
-    """The index for a catalogue: exact below EXACT_MAX_ROWS (or when asked), else tuned IVF."""
+    """The index for a catalogue: exact up to EXACT_MAX_ROWS (or when asked), else tuned IVF.
+
+    "auto" also stays exact when fewer than MIN_LISTS rows have a non-zero vector (an IVF index
+    needs that many); asking for "ivf" then is a ValueError that says so.
+    """
     if kind not in {"auto", "exact", "ivf"}:
         raise ValueError(f"index kind {kind!r}; expected auto, exact or ivf")
-    if kind == "exact" or (kind == "auto" and len(vectors) <= EXACT_MAX_ROWS):
+    if kind == "exact" or (kind == "auto" and (
+        len(vectors) <= EXACT_MAX_ROWS or nonzero_rows(vectors).sum() < MIN_LISTS
+    )):
         return ExactIndex(vectors), {"kind": "exact", "recall_at_10": 1.0}
     index, trials = tune_ivf(vectors)
     return index, {
