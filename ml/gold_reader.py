@@ -4,8 +4,9 @@ One interface (`GoldReader.read(mart) -> GoldSnapshot`) with three backends, cho
 ML_GOLD_BACKEND setting:
 - `delta`: the Delta table by path under LAKE_ROOT/<GOLD_SCHEMA>/<mart> with delta-rs (no JVM);
   the default, and the one that knows the exact Delta table version it read.
-- `thrift`: `SELECT` through the Spark Thrift Server (spark_thrift/client.py); the version comes
-  from `DESCRIBE HISTORY`.
+- `thrift`: `SELECT` through the Spark Thrift Server (spark_thrift/client.py): the latest version
+  from `DESCRIBE HISTORY`, then exactly that version (`VERSION AS OF`), so a publish committing in
+  between does not make the recorded version older than the rows.
 - `flight`: Dremio over Arrow Flight (DREMIO_FLIGHT_HOST/PORT, DREMIO_USER/PASSWORD,
   DREMIO_GOLD_PATH). Dremio does not expose Delta versions, so the snapshot records none.
 
@@ -130,7 +131,7 @@ class ThriftGoldReader:
             cursor = conn.cursor()
             try:
                 version = self._latest_version(cursor, name)
-                cursor.execute(f"SELECT * FROM {name}")
+                cursor.execute(_select(name, version))
                 columns = [d[0].split(".")[-1] for d in cursor.description]
                 rows = cursor.fetchall()
             finally:
@@ -155,6 +156,16 @@ class ThriftGoldReader:
         columns = [d[0].split(".")[-1] for d in cursor.description]
         row = cursor.fetchone()
         return int(row[columns.index("version")]) if row else None
+
+
+def _select(name: str, version: int | None) -> str:
+    """The query for the rows of `name` (validated identifiers) at `version` (Delta time travel).
+
+    `version` is the int `DESCRIBE HISTORY` reported; None (no history row) reads the latest.
+    """
+    if version is None:
+        return f"SELECT * FROM {name}"
+    return f"SELECT * FROM {name} VERSION AS OF {int(version)}"
 
 
 def _first_line(exc: Exception) -> str:

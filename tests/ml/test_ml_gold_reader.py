@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from ml_catalogues import track
 from pydantic import SecretStr
 
+from lakehouse.settings import Settings
 from lakehouse.supervisor import free_port
 from ml.gold_reader import (
     DeltaGoldReader,
@@ -66,8 +69,10 @@ def test_flight_reader_reports_an_unreachable_dremio_without_the_password(lake_s
     assert "s3cret-pw" not in message
 
 
-@pytest.mark.services
-def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gold):
+@pytest.fixture
+def thrift_gold(thrift, lake_settings, write_gold) -> Iterator[tuple[Settings, int]]:
+    """rows() published to gold and registered as ml_test_gold.mart_recommender_features in the
+    Spark Thrift Server; (settings reading that schema, the Delta version written)."""
     from spark_thrift.client import query
 
     version = write_gold(rows())
@@ -80,23 +85,47 @@ def test_thrift_reader_matches_the_delta_reader(thrift, lake_settings, write_gol
     query("CREATE TABLE ml_test_gold.mart_recommender_features USING DELTA LOCATION %(location)s",
           {"location": location}, settings=thrift)
     try:
-        via_thrift = ThriftGoldReader(settings).read()
-        via_delta = DeltaGoldReader(lake_settings).read()
-        assert via_thrift.version == via_delta.version == version
-        assert via_thrift.table.num_rows == 2
-        for column in ("track_id", "genres", "artist_ids", "danceability", "popularity",
-                       "has_audio_features"):
-            assert via_thrift.table.column(column).to_pylist() == \
-                via_delta.table.column(column).to_pylist(), column
-        # Training through the Thrift backend records where and which version it read.
-        from ml.training import train
-
-        info = train(settings, backend="thrift")
-        source = info.manifest["gold_tables"]["ml_test_gold.mart_recommender_features"]
-        assert source["backend"] == "thrift" and source["delta_version"] == version
-        assert source["location"].endswith("/ml_test_gold.mart_recommender_features")
+        yield settings, version
     finally:
         query("DROP TABLE IF EXISTS ml_test_gold.mart_recommender_features", settings=thrift)
+
+
+@pytest.mark.services
+def test_thrift_reader_matches_the_delta_reader(thrift_gold, lake_settings):
+    settings, version = thrift_gold
+    via_thrift = ThriftGoldReader(settings).read()
+    via_delta = DeltaGoldReader(lake_settings).read()
+    assert via_thrift.version == via_delta.version == version
+    assert via_thrift.table.num_rows == 2
+    for column in ("track_id", "genres", "artist_ids", "danceability", "popularity",
+                   "has_audio_features"):
+        assert via_thrift.table.column(column).to_pylist() == \
+            via_delta.table.column(column).to_pylist(), column
+    # Training through the Thrift backend records where and which version it read.
+    from ml.training import train
+
+    info = train(settings, backend="thrift")
+    source = info.manifest["gold_tables"]["ml_test_gold.mart_recommender_features"]
+    assert source["backend"] == "thrift" and source["delta_version"] == version
+    assert source["location"].endswith("/ml_test_gold.mart_recommender_features")
+
+
+@pytest.mark.services
+def test_thrift_reader_reads_the_version_it_records(thrift_gold, write_gold, monkeypatch):
+    settings, version = thrift_gold
+    history = ThriftGoldReader._latest_version
+
+    def then_a_publish_commits(cursor, name: str) -> int | None:
+        found = history(cursor, name)
+        assert write_gold(rows()[:1]) == version + 1  # between DESCRIBE HISTORY and SELECT
+        return found
+
+    monkeypatch.setattr(ThriftGoldReader, "_latest_version",
+                        staticmethod(then_a_publish_commits))
+    snapshot = ThriftGoldReader(settings).read()
+    # The rows are those of the version recorded, not of the newer publish.
+    assert snapshot.version == version
+    assert snapshot.table.column("track_id").to_pylist() == ["r1", "m1"]
 
 
 @pytest.mark.services
