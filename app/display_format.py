@@ -8,10 +8,28 @@ import math
 MISSING = "—"
 
 
-def release_date(value: dt.date | None, precision: str | None, year: int | None = None) -> str:
-    """A release date at the precision Spotify gave it: "1981", "Dec 1981" or "15 Dec 1981"."""
+def _missing(value: object) -> bool:
+    """None, NaN, NaT or pd.NA: how a null reaches a page (pandas turns a nullable int column
+    into float with NaN, a date column's nulls into None or NaT)."""
     if value is None:
-        return str(year) if year else "unknown"
+        return True
+    try:
+        return bool(value != value)  # only NaN and NaT differ from themselves
+    except TypeError:  # pd.NA: its comparison is NA, which has no truth value
+        return True
+
+
+def release_date(
+    value: dt.date | None, precision: str | None, year: int | float | None = None
+) -> str:
+    """A release date at the precision Spotify gave it: "1981", "Dec 1981" or "15 Dec 1981".
+
+    Without a date, the release year alone (an int even when pandas made the column float).
+    The precision is compared case-insensitively; missing or unknown means day.
+    """
+    if _missing(value):
+        return "unknown" if _missing(year) or not year else str(int(year))
+    precision = precision.lower() if isinstance(precision, str) else None
     if precision == "year":
         return f"{value.year}"
     if precision == "month":
@@ -60,11 +78,14 @@ def age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     return f"{round(seconds / 86400)} days ago"
 
 
-_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()#+-.!|~<>$:"})
+# Markdown syntax, Streamlit's `$` (LaTeX), `:` (emoji, icons, `:red[...]`) and `&` (HTML
+# character references: "&amp;" would show as "&").
+_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()#+-.!|~<>$:&"})
 
 
 def md(text: object) -> str:
-    """Catalogue text made literal for Streamlit's Markdown (names like "*NSYNC" or "[x]")."""
+    """Catalogue text made literal for Streamlit's Markdown (names like "*NSYNC", "[x]" or
+    "$uicideboy$"), including `st.title`, which renders its text as Markdown too."""
     return str(text if text is not None else "").translate(_MARKDOWN_SPECIAL)
 
 

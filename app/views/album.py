@@ -28,7 +28,7 @@ with cover:
         st.markdown("### 💿")
         st.caption("No cover art")
 with details:
-    st.title(album["album_name"] or album["album_id"], anchor=False)
+    st.title(md(album["album_name"] or album["album_id"]), anchor=False)  # title is Markdown
     credits = catalogue.album_credits(album["album_id"])
     st.markdown("**Artists**" if len(credits) > 1 else "**Artist**")
     if not credits:

@@ -29,7 +29,7 @@ with picture:
         st.markdown("### 🎤")
         st.caption("No picture")
 with details:
-    st.title(artist["artist_name"] or artist["artist_id"], anchor=False)
+    st.title(md(artist["artist_name"] or artist["artist_id"]), anchor=False)  # title is Markdown
     genres = artist.get("genres") or []
     st.markdown("**Genres:** " + (md(", ".join(genres)) if genres else "*none recorded*"))
     left, right = st.columns(2)

@@ -6,7 +6,7 @@ import streamlit as st
 from deltalake import DeltaTable
 
 from app import gold_tables
-from app.display_format import md
+from app.display_format import code
 from app.gold_contract import REQUIRED_MART
 from app.page_support import PIPELINE
 from lakehouse.settings import get_settings
@@ -16,7 +16,7 @@ st.title("The pipeline has not run yet")
 st.markdown(
     "This app shows the **gold marts** the pipeline publishes (search, recommendations,"
     f" dashboards). There is no published `{REQUIRED_MART}` under"
-    f" `{md(gold_tables.gold_path(settings, REQUIRED_MART))}`."
+    f" {code(gold_tables.gold_path(settings, REQUIRED_MART))}."
 )
 st.subheader("Build everything with one command")
 st.code("make run", language="bash")

@@ -33,7 +33,7 @@ with art:
         st.markdown("### 🎵")
         st.caption("No album art")
 with details:
-    st.title(track["track_name"] or track["track_id"], anchor=False)
+    st.title(md(track["track_name"] or track["track_id"]), anchor=False)  # title is Markdown
     credited = list(zip(track["artist_ids"] or [], track["artist_names"] or [], strict=False))
     st.markdown("**Artists**" if len(credited) > 1 else "**Artist**")
     if not credited:

@@ -8,6 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from app_catalogue import INTERLUDES, write_gold
+from deltalake import write_deltalake
+from markdown_text import rendered_text
 from streamlit.testing.v1 import AppTest
 
 from app import dashboard_data, gold_tables
@@ -17,6 +19,11 @@ pytestmark = pytest.mark.usefixtures("gold_lake")
 
 def texts(at: AppTest, kind: str) -> list[str]:
     return [element.value for element in getattr(at, kind)]
+
+
+def titles(at: AppTest) -> list[str]:
+    """The page titles as a reader sees them (catalogue names are escaped Markdown)."""
+    return [rendered_text(text) for text in texts(at, "title")]
 
 
 def links(at: AppTest) -> list[tuple[str, str]]:
@@ -111,7 +118,7 @@ def test_search_no_match_says_so(open_page):
 
 def test_track_page_multi_artist_with_preview_features_and_recommendations(open_page):
     at = open_page("track", id="t_getlucky")
-    assert texts(at, "title") == ["Get Lucky (feat. Pharrell Williams & Nile Rodgers)"]
+    assert titles(at) == ["Get Lucky (feat. Pharrell Williams & Nile Rodgers)"]
     artist_links = [label for label, url in links(at) if "artist?id=" in url]
     assert artist_links == ["Daft Punk", "Pharrell Williams", "Nile Rodgers"]
     assert ("Random Access Memories", "album?id=al_ram") in [
@@ -163,7 +170,7 @@ def test_detail_pages_without_id(open_page, page):
 
 def test_artist_page(open_page):
     at = open_page("artist", id="a_daft")
-    assert texts(at, "title") == ["Daft Punk"]
+    assert titles(at) == ["Daft Punk"]
     assert "**Genres:** electro, french house" in texts(at, "markdown")
     assert {m.label: m.value for m in at.metric} == {"Popularity": "85",
                                                     "Followers": "9,000,000"}
@@ -176,22 +183,54 @@ def test_artist_page(open_page):
 
 def test_credit_only_artist_page(open_page):
     at = open_page("artist", id="a_nile")
-    assert texts(at, "title") == ["Nile Rodgers"]
+    assert titles(at) == ["Nile Rodgers"]
     assert any("not crawled" in c for c in texts(at, "caption"))
     assert next(label for label, url in links(at) if "track?id=" in url).startswith("Get Lucky")
 
 
 def test_album_page(open_page):
     at = open_page("album", id="al_homo")
-    assert texts(at, "title") == ["Homogenic"]
+    assert titles(at) == ["Homogenic"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Released"] == "22 Sep 1997" and metrics["Label"] == "One Little Indian"
     assert [label for label, url in links(at) if "track?id=" in url] == [
         "Jóga", "Bachelorette", "Hunter"]  # disc/track order from dim_track
     assert "**Genres:** art pop, icelandic pop" in texts(at, "markdown")
     at = open_page("album", id="al_kyoiku")  # non-Latin names, no cover art
-    assert texts(at, "title") == ["教育"]
+    assert titles(at) == ["教育"]
     assert "No cover art" in texts(at, "caption")
+
+
+# Markdown a title must not interpret: "$...$" is LaTeX in Streamlit, "[x](y)" a link, "&amp;" a
+# character reference.
+ODD_NAME = "$uicideboy$ [x](y) *NSYNC* &amp; #1 :red[b]"
+
+
+def _renamed(tables: dict[str, pa.Table], mart: str, key: str, value: str,
+             column: str) -> pa.Table:
+    rows = tables[mart].to_pylist()
+    for row in rows:
+        if row[key] == value:
+            row[column] = ODD_NAME
+    return pa.Table.from_pylist(rows, schema=tables[mart].schema)
+
+
+def test_detail_page_titles_show_names_literally(open_page, gold_lake):
+    tables = write_gold(gold_lake, only=())  # the tables as published, nothing rewritten
+    renamed = {
+        "mart_track_search": _renamed(tables, "mart_track_search", "track_id", "t_ace",
+                                      "track_name"),
+        "dim_artist": _renamed(tables, "dim_artist", "artist_id", "a_motor", "artist_name"),
+        "dim_album": _renamed(tables, "dim_album", "album_id", "al_ace", "album_name"),
+    }
+    try:
+        for mart, table in renamed.items():
+            write_deltalake(gold_tables.gold_path(gold_lake, mart), table, mode="overwrite")
+        for page, entity_id in (("track", "t_ace"), ("artist", "a_motor"), ("album", "al_ace")):
+            at = open_page(page, id=entity_id)
+            assert titles(at) == [ODD_NAME], page
+    finally:
+        write_gold(gold_lake, only=tuple(renamed))
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
@@ -281,8 +320,6 @@ def test_new_publish_is_picked_up(open_page, gold_lake):
     assert "43 tracks" in texts(at, "caption")[0]
     tables = write_gold(gold_lake, only=("mart_track_search",))
     smaller = tables["mart_track_search"].slice(0, 13)
-    from deltalake import write_deltalake
-
     path = gold_tables.gold_path(gold_lake, "mart_track_search")
     write_deltalake(path, smaller, mode="overwrite")
     at.run()  # APP_REFRESH_S=0: the next rerun sees the new Delta version

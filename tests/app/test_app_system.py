@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from deltalake import DeltaTable
+from markdown_text import rendered_text
 from streamlit.testing.v1 import AppTest
 
 from app import gold_tables
@@ -42,15 +43,15 @@ def test_pages_on_the_published_gold(published, open_page):
     assert found and found[0] == track["track_name"]
 
     at = open_page("track", id=track["track_id"])
-    assert texts(at, "title") == [track["track_name"]]
+    assert [rendered_text(t) for t in texts(at, "title")] == [track["track_name"]]
     recommended = [c for c in texts(at, "caption") if "similarity" in c]
     assert len(recommended) == 10, texts(at, "info")
 
     artist_id = track["artist_ids"][0]
     at = open_page("artist", id=artist_id)
-    assert texts(at, "title") == [track["artist_names"][0]]
+    assert [rendered_text(t) for t in texts(at, "title")] == [track["artist_names"][0]]
     at = open_page("album", id=track["album_id"])
-    assert texts(at, "title") == [track["album_name"]]
+    assert [rendered_text(t) for t in texts(at, "title")] == [track["album_name"]]
 
     at = open_page("dashboards")
     assert not at.warning  # every analytics mart is published
