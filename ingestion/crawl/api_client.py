@@ -6,7 +6,9 @@ retries into a fake 429, so they are switched off (retries=0) and every call goe
 the body is read too) and truncated/malformed bodies -> exponential backoff with jitter
 (tenacity), at most `crawl_max_retries` times; all waiting in a run is capped by
 `crawl_max_total_wait_s` (then `CrawlStopped`). A 429 waits at least
-`crawl_min_retry_after_s`, so endless 429s always reach that cap.
+`crawl_min_retry_after_s`, so endless 429s always reach that cap. A 429 whose error body says
+`"reason": "QUOTA_EXCEEDED"` is not the rolling window: the app's quota is used up, waiting
+seconds cannot help, so it stops the run at once (`CrawlStopped`) without touching the budget.
 
 The token request goes the same way: an OAuth refusal (400/401, `invalid_client`...) stops the
 run as a credentials problem; 429, 5xx and garbled answers from the token endpoint are
@@ -78,6 +80,9 @@ CONNECTION_TROUBLE: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+# The error object's `reason` on a 429 for an exceeded app quota (Spotify, since 2026-07).
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 
 # Refusals of the client credentials themselves (RFC 6749 5.2): retrying cannot help.
 OAUTH_REFUSALS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant",
@@ -221,6 +226,8 @@ class SpotifyApi:
             message = _short_message(exc.msg)
             if status == 429:
                 self.stats.rate_limited += 1
+                if _is_quota_exceeded(exc):
+                    raise CrawlStopped(_quota_message(exc.headers)) from None
                 raise _Transient("429", "rate limited (429)", _retry_after(exc.headers)) from None
             if status is not None and status >= 500:
                 self.stats.server_errors += 1
@@ -354,6 +361,26 @@ class SpotifyApi:
         return self.call("audio_features_batch", self.sp._get,
                          "audio-features/?ids=" + ",".join(ids),
                          expect="audio_features")["audio_features"]
+
+
+def _is_quota_exceeded(exc: spotipy.SpotifyException) -> bool:
+    """spotipy 2.26 copies the error object's `reason` into `exc.reason` (for an HTTP error
+    answer; after its own exhausted retries `reason` is urllib3's, which is never a str)."""
+    reason = getattr(exc, "reason", None)
+    return isinstance(reason, str) and reason.strip().upper() == QUOTA_EXCEEDED
+
+
+def _quota_message(headers: Any) -> str:
+    """Why the run stopped on a quota 429 and what to do; status and header only, no body."""
+    retry_after = _header_retry_after(headers)
+    told = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
+    return (
+        f"the Spotify API says this app's quota is exceeded (429 QUOTA_EXCEEDED{told}): the "
+        "crawl stopped without waiting, since retrying cannot help until the quota resets; "
+        "pending artists stay queued for the next run. Wait for the quota to reset, or request "
+        "an extended quota for the app in the Spotify developer dashboard "
+        "(https://developer.spotify.com/dashboard)"
+    )
 
 
 def _short_message(message: str | None) -> str:

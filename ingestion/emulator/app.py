@@ -1,9 +1,9 @@
 """The emulator's HTTP API (FastAPI): the token endpoint and the Web API endpoints the crawler
 uses, with Spotify's shapes, errors, paging and the two app modes.
 
-Every /v1 request goes through `_guard`: bearer token, rolling-window rate limit, injected
-faults. Answers go through `_reply`, which may truncate or garble them, or cut their
-connection mid-body, when told to.
+Every /v1 request goes through `_guard`: bearer token, request quota, rolling-window rate
+limit, injected faults. Answers go through `_reply`, which may truncate or garble them, or cut
+their connection mid-body, when told to.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ingestion.emulator.traffic import (
     EmulatorConfig,
     FaultDraw,
     FaultInjector,
+    RequestQuota,
     RollingWindowLimiter,
     TrafficStats,
 )
@@ -43,6 +44,8 @@ PREMIUM_REQUIRED = (
     "Active premium subscription required for the owner of the app. When the subscription"
     " status changes, it can take a few hours before requests are allowed again."
 )
+# The `reason` Spotify adds to the error object of a 429 for an exceeded quota (since 2026-07).
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 
 
 @dataclass
@@ -50,15 +53,18 @@ class EmulatorState:
     catalogue: Catalogue
     config: EmulatorConfig
     limiter: RollingWindowLimiter = field(default_factory=RollingWindowLimiter)
+    quota: RequestQuota = field(default_factory=RequestQuota)
     faults: FaultInjector = field(default_factory=FaultInjector)
     stats: TrafficStats = field(default_factory=TrafficStats)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str | None, headers: dict | None = None) -> None:
+    def __init__(self, status: int, message: str | None, headers: dict | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+        self.reason = reason  # the error object's `reason` (QUOTA_EXCEEDED) when there is one
 
 
 def _json(payload: object, status: int = 200, headers: dict | None = None) -> Response:
@@ -94,10 +100,12 @@ def _not_an_injected_cut(record: logging.LogRecord) -> bool:
 logging.getLogger("uvicorn.error").addFilter(_not_an_injected_cut)
 
 
-def _error_body(status: int, message: str | None) -> dict:
+def _error_body(status: int, message: str | None, reason: str | None = None) -> dict:
     error: dict = {"status": status}
     if message is not None:  # Spotify sometimes sends no message (e.g. audio-features 403)
         error["message"] = message
+    if reason is not None:
+        error["reason"] = reason
     return {"error": error}
 
 
@@ -124,10 +132,12 @@ async def _guard(request: Request) -> FaultDraw:
     config = state.config
     if not config.owner_premium:  # every call, whatever the endpoint (docs/spotify_api.md)
         raise ApiError(403, PREMIUM_REQUIRED)
+    _check_quota(state)
     retry_after = state.limiter.admit(config.rate_limit, config.rate_window_s)
     if retry_after is not None:
         state.stats.rate_limited += 1
         raise ApiError(429, "API rate limit exceeded", {"Retry-After": str(retry_after)})
+    state.quota.count()  # admitted: it uses the quota whatever it is answered
     draw = _draw_fault(state)
     if draw.slow:
         state.stats.injected["slow"] += 1
@@ -140,6 +150,17 @@ async def _guard(request: Request) -> FaultDraw:
         state.stats.injected[str(draw.status)] += 1
         raise ApiError(draw.status, "Service unavailable" if draw.status == 503 else "Server error")
     return draw
+
+
+def _check_quota(state: EmulatorState) -> None:
+    """Once the quota is used up, every /v1 request is refused before the rolling window sees
+    it (a refused request neither uses the quota nor takes a slot of the window)."""
+    config = state.config
+    if state.quota.exceeded(config.quota_requests):
+        state.stats.quota_exceeded += 1
+        # The rolling window's message on purpose: only `reason` tells the two 429s apart.
+        raise ApiError(429, "API rate limit exceeded",
+                       {"Retry-After": str(config.quota_retry_after_s)}, reason=QUOTA_EXCEEDED)
 
 
 def _draw_fault(state: EmulatorState) -> FaultDraw:
@@ -476,6 +497,7 @@ def create_app(catalogue: Catalogue, config: EmulatorConfig | None = None) -> Fa
     @app.get("/_emulator/stats")
     async def stats(request: Request, timeline: bool = False) -> dict:
         snapshot = _state(request).stats.snapshot()
+        snapshot["quota_used"] = _state(request).quota.used
         if timeline:  # [seconds, status] of recent /v1 answers (for the rate benchmark)
             snapshot["timeline"] = list(_state(request).stats.timeline)
         return snapshot
@@ -483,7 +505,7 @@ def create_app(catalogue: Catalogue, config: EmulatorConfig | None = None) -> Fa
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         _state(request).stats.record(_route_label(request), exc.status)
-        return _json(_error_body(exc.status, exc.message), exc.status, exc.headers)
+        return _json(_error_body(exc.status, exc.message, exc.reason), exc.status, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

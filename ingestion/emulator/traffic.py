@@ -1,5 +1,6 @@
-"""What the emulator does to traffic besides answering: rolling-window rate limiting, injected
-faults (429, 5xx, slow, truncated and cut responses) and request statistics.
+"""What the emulator does to traffic besides answering: rolling-window rate limiting, an
+optional request quota, injected faults (429, 5xx, slow, truncated and cut responses) and
+request statistics.
 
 The settings live in one mutable `EmulatorConfig` so tests can switch a fault storm on and off
 on a running emulator (same catalogue, same port, same links in the payloads).
@@ -68,6 +69,13 @@ class EmulatorConfig:
     mode: str = EXTENDED
     rate_limit: int = 0  # requests per rolling window; 0 = unlimited
     rate_window_s: float = 30.0
+    # The app's request quota: once `quota_requests` /v1 requests have been accepted (past the
+    # rolling window) since the emulator started or `RequestQuota.reset()`, every /v1 request
+    # answers 429 with reason QUOTA_EXCEEDED (Spotify's error body since 2026-07). 0 = no quota.
+    # Spotify documents neither quota sizes nor its Retry-After on this 429: the header value
+    # is the emulator's own choice, large so that a client that waits it out is easy to spot.
+    quota_requests: int = 0
+    quota_retry_after_s: int = 3600
     faults: FaultConfig = field(default_factory=FaultConfig)
     client_id: str | None = None  # None: any non-empty client id/secret pair gets a token
     client_secret: str | None = None
@@ -86,6 +94,8 @@ class EmulatorConfig:
             raise ValueError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.rate_limit < 0 or self.rate_window_s <= 0:
             raise ValueError("rate_limit must be >= 0 and rate_window_s > 0")
+        if self.quota_requests < 0 or self.quota_retry_after_s < 0:
+            raise ValueError("quota_requests and quota_retry_after_s must be >= 0")
         if not self.owner_premium and self.mode != DEVELOPMENT:
             raise ValueError("owner_premium=False applies to development-mode apps only: "
                              "set mode='development'")
@@ -114,6 +124,28 @@ class RollingWindowLimiter:
                 self._accepted.append(now)
                 return None
             return max(1, math.ceil(self._accepted[0] + window_s - now))
+
+
+class RequestQuota:
+    """Accepted /v1 requests counted against `EmulatorConfig.quota_requests`.
+
+    Counted whether or not a quota is set, so a test can set one on a running emulator relative
+    to what was already used (`used + n`), or `reset()` it as a quota period would."""
+
+    def __init__(self) -> None:
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def exceeded(self, quota: int) -> bool:
+        return quota > 0 and self.used >= quota
+
+    def count(self) -> None:
+        with self._lock:
+            self.used += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.used = 0
 
 
 @dataclass
@@ -167,7 +199,8 @@ class TrafficStats:
     by_route: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
     injected: Counter = field(default_factory=Counter)
-    rate_limited: int = 0
+    rate_limited: int = 0  # 429s of the rolling-window limiter
+    quota_exceeded: int = 0  # 429s with reason QUOTA_EXCEEDED
     first_at: float | None = None
     last_at: float | None = None
     # (monotonic time, status) of recent /v1 answers: the benchmark's rate timeline
@@ -189,6 +222,7 @@ class TrafficStats:
             "by_status": dict(self.by_status),
             "injected": dict(self.injected),
             "rate_limited": self.rate_limited,
+            "quota_exceeded": self.quota_exceeded,
         }
 
     def reset(self) -> None:
@@ -196,5 +230,6 @@ class TrafficStats:
         self.by_status.clear()
         self.injected.clear()
         self.rate_limited = 0
+        self.quota_exceeded = 0
         self.first_at = self.last_at = None
         self.timeline.clear()

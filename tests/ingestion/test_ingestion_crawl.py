@@ -295,7 +295,8 @@ def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, em
                 stopped = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
             finally:
                 faults.clean_requests, faults.rate_429, faults.retry_after_s = 0, 0.0, 0
-            _assert_stopped_after_the_first_chunk(stopped, mongo_db, emulator, first_chunk)
+            _assert_stopped_after_the_first_chunk(stopped, mongo_db, emulator, first_chunk,
+                                                  "wait budget")
             assert stopped.requests_total == first.requests_total + 1  # the refused one
 
             resumed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
@@ -308,11 +309,62 @@ def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, em
             mongo.drop_database(scratch)
 
 
-def _assert_stopped_after_the_first_chunk(summary, db, emulator, first_chunk) -> None:
-    assert not summary.completed and "wait budget" in summary.stopped_reason
+def test_an_exceeded_quota_stops_the_run_at_once_and_the_next_run_completes(
+    crawl_settings, emulator, mongo_db, ferretdb
+):
+    """The app's quota runs out once the first chunk (2 of 4 seed artists) is fetched. A 429
+    with reason QUOTA_EXCEEDED is not the rolling window: the run stops on the first one without
+    waiting, although its Retry-After (1 s) fits the wait budget, stores the fetched chunk and
+    leaves the rest pending; with the quota lifted the next run ends as a clean crawl does."""
+    seeds = _seed_names(emulator, 4)
+    settings = crawl_settings.model_copy(update={"crawl_max_total_wait_s": 5.0,
+                                                 "crawl_chunk_artists": 2})
+    endpoint, config = emulator_endpoint(emulator), emulator.config
+    scratch = f"{mongo_db.name}_ref"
+    with client(ferretdb) as mongo:
+        try:
+            first = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds,
+                              artists_per_run=2)
+            assert first.completed and first.artists_done == 2
+            first_chunk = snapshot(mongo[scratch])
+            mongo.drop_database(scratch)
+            # What is left of the quota pays for exactly the requests of the first chunk.
+            config.quota_requests = emulator.state.quota.used + first.requests_total
+            config.quota_retry_after_s = 1
+            try:
+                stopped = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+            finally:
+                config.quota_requests = 0  # lifted
+            _assert_stopped_after_the_first_chunk(stopped, mongo_db, emulator, first_chunk,
+                                                  "quota is exceeded")
+            reason = stopped.stopped_reason
+            assert "(429 QUOTA_EXCEEDED, Retry-After 1 s)" in reason
+            assert "pending artists stay queued" in reason and "extended quota" in reason
+            assert emulator.client_secret not in reason
+            # Asked once and never again: no retry, no wait, one quota 429 at the emulator.
+            assert stopped.retries == 0 and stopped.requests_total == first.requests_total + 1
+            assert emulator.state.stats.quota_exceeded == 1
+            assert emulator.state.stats.rate_limited == 0
+
+            resumed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
+            assert resumed.completed and not resumed.artists_failed
+            assert resumed.rate_limited == 0 and resumed.artists_pending == 0
+            assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
+            clean = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds)
+            assert clean.completed
+            after_quota, reference = snapshot(mongo_db), snapshot(mongo[scratch])
+            assert {k: len(v) for k, v in after_quota.items()} == {
+                k: len(v) for k, v in reference.items()}
+            assert after_quota == reference
+        finally:
+            mongo.drop_database(scratch)
+
+
+def _assert_stopped_after_the_first_chunk(summary, db, emulator, first_chunk, why: str) -> None:
+    assert not summary.completed and why in summary.stopped_reason
     assert summary.rate_limited == 1 and summary.waited_s == 0  # the first 429 stopped it
     run = db.crawl_runs.find_one({"_id": summary.crawl_id})
-    assert run["status"] == "stopped" and "wait budget" in run["stopped_reason"]
+    assert run["status"] == "stopped" and run["stopped_reason"] == summary.stopped_reason
     # Exactly what the first chunk stores: its artists' releases, their tracks, credits.
     assert snapshot(db) == first_chunk and first_chunk["tracks"]
     cat = emulator.catalogue

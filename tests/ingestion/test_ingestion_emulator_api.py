@@ -184,6 +184,36 @@ def test_rolling_window_rate_limit_answers_429_with_retry_after(small_catalogue)
         assert handle.state.stats.rate_limited == 1
 
 
+def test_an_exceeded_quota_answers_429_quota_exceeded_on_every_route(small_catalogue):
+    config = EmulatorConfig(quota_requests=3)
+    with running_emulator(small_catalogue, config) as handle:
+        api = Api(handle)  # the token endpoint is not /v1: it uses no quota
+        cat = handle.catalogue
+        artist, album = next(iter(cat.artists)), next(iter(cat.albums))
+        assert [api.get(f"artists/{artist}").status_code for _ in range(3)] == [200] * 3
+        for path in (f"artists/{artist}", f"albums/{album}/tracks", "search?q=a&type=artist"):
+            refused = api.get(path)
+            assert refused.status_code == 429, path
+            assert refused.headers["Retry-After"] == "3600"  # the emulator's default
+            error = refused.json()["error"]
+            assert isinstance(error.pop("message"), str)
+            assert error == {"status": 429, "reason": "QUOTA_EXCEEDED"}
+        stats = requests.get(f"{handle.base_url}/_emulator/stats", timeout=5).json()
+        assert stats["quota_exceeded"] == 3 and stats["quota_used"] == 3
+        assert stats["rate_limited"] == 0 and stats["by_status"]["429"] == 3
+
+        handle.state.quota.reset()  # a new quota period, on the running emulator
+        assert api.get(f"artists/{artist}").status_code == 200
+        # The rolling window's 429 stays a plain one: no reason.
+        handle.config.rate_limit = 1
+        assert api.get(f"artists/{artist}").status_code == 200  # the window's one slot
+        limited = api.get(f"artists/{artist}")
+        assert limited.status_code == 429 and "reason" not in limited.json()["error"]
+        assert handle.state.quota.used == 2  # the refused request used no quota
+    with pytest.raises(ValueError, match="quota_requests and quota_retry_after_s must be >= 0"):
+        EmulatorConfig(quota_requests=-1).validate()
+
+
 def test_fault_injection_rates(small_catalogue):
     faults = FaultConfig(rate_5xx=0.5, rate_truncated=0.5, seed=1)
     with running_emulator(small_catalogue, EmulatorConfig(faults=faults)) as handle:
