@@ -10,6 +10,20 @@ if TYPE_CHECKING:
     from pyarrow import fs
 
 
+def layer_folders(settings: Settings, gold_schema: str | None = None) -> dict[str, str]:
+    """Each lake layer's folder under LAKE_ROOT, as its writer names it: the bronze export a
+    fixed one, dbt silver DBT_SILVER_SCHEMA, publish gold GOLD_SCHEMA (or `gold_schema`, e.g.
+    the audit schema the gate validates). A literal "silver" would read an old folder, or none,
+    once that schema is renamed."""
+    from ingestion.bronze_tables import LAKE_FOLDER as BRONZE
+
+    return {
+        "bronze": BRONZE,
+        "silver": settings.dbt_silver_schema,
+        "gold": gold_schema or settings.gold_schema,
+    }
+
+
 def delta_tables(settings: Settings, directory: str) -> list[str]:
     """Names of the Delta tables directly under LAKE_ROOT/<directory>, sorted."""
     return delta_tables_under(settings.lake_path(directory))

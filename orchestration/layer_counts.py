@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from lakehouse.lake import delta_tables
+from lakehouse.lake import delta_tables, layer_folders
 from lakehouse.settings import Settings
 
 MONGO_COLLECTIONS = ("artists", "albums", "tracks", "audio_features")
 
 
-def _delta_counts(settings: Settings, layer: str) -> dict[str, int]:
+def _delta_counts(settings: Settings, folder: str) -> dict[str, int]:
     from deltalake import DeltaTable
 
     return {
-        name: DeltaTable(settings.lake_path(layer, name)).to_pyarrow_dataset().count_rows()
-        for name in delta_tables(settings, layer)
+        name: DeltaTable(settings.lake_path(folder, name)).to_pyarrow_dataset().count_rows()
+        for name in delta_tables(settings, folder)
     }
 
 
@@ -28,9 +28,8 @@ def mongo_counts(settings: Settings) -> dict[str, int]:
 
 
 def layer_counts(settings: Settings) -> dict[str, dict[str, int]]:
-    return {
-        "mongodb": mongo_counts(settings),
-        "bronze": _delta_counts(settings, "bronze"),
-        "silver": _delta_counts(settings, "silver"),
-        "gold": _delta_counts(settings, settings.gold_schema),
+    lake = {
+        layer: _delta_counts(settings, folder)
+        for layer, folder in layer_folders(settings).items()
     }
+    return {"mongodb": mongo_counts(settings), **lake}

@@ -28,6 +28,9 @@ _ROW_COUNT_EXPECTATIONS = {
     "expect_table_row_count_to_be_between",
     "expect_table_row_count_to_equal",
 }
+# Table-level expectations that name columns yet judge the table's whole column list: on a frame
+# reduced to the named columns they would judge that frame (a table [b, a, x] matched [a, b]).
+_COLUMN_LIST_EXPECTATIONS = {"expect_table_columns_to_match_ordered_list"}
 
 
 @dataclass
@@ -79,8 +82,11 @@ def open_context(settings: Settings):
 
 
 def table_location(settings: Settings, layer: str, name: str, gold_schema: str) -> str:
-    directory = gold_schema if layer == "gold" else layer
-    return settings.lake_path(directory, name)
+    """Where a configured table lives: in the folder its writer uses for the layer (gold: the
+    schema being validated)."""
+    from lakehouse.lake import layer_folders
+
+    return settings.lake_path(layer_folders(settings, gold_schema)[layer], name)
 
 
 def _register_views(
@@ -91,7 +97,7 @@ def _register_views(
 
     frames: dict[str, Any] = {}
     for entity in BRONZE_ENTITIES:
-        path = settings.lake_path("bronze", entity)
+        path = table_location(settings, "bronze", entity, gold_schema)
         if DeltaTable.is_deltatable(path):
             spark.read.format("delta").load(path).createOrReplaceTempView(f"bronze_{entity}")
     for name, suite in config.tables.items():
@@ -167,14 +173,25 @@ def _describe(result: dict[str, Any], exception_info: dict[str, Any] | None) -> 
     return "see the data docs for details"
 
 
+def _reads_the_whole_table(kind: str, kwargs: dict[str, Any], named: list[Any]) -> bool:
+    """Whether an expectation's result may depend on columns it does not name: a row condition,
+    the table's column list or order (a column's position, `column_index`), or a table-level
+    expectation other than a row count (column count and set name none, so they count here)."""
+    return (
+        "row_condition" in kwargs
+        or kwargs.get("column_index") is not None
+        or kind in _COLUMN_LIST_EXPECTATIONS
+        or (not named and kind not in _ROW_COUNT_EXPECTATIONS)
+    )
+
+
 def columns_read(expectations: list[tuple[str, dict[str, Any]]]) -> list[str] | None:
     """The columns a suite's expectations read (type, resolved kwargs), in order of appearance;
-    None when one of them may read any column (a row condition, a table-level expectation other
-    than a row count)."""
+    None when one of them may depend on any column (_reads_the_whole_table)."""
     columns: list[str] = []
     for kind, kwargs in expectations:
         named = [kwargs[key] for key in _COLUMN_ARGUMENTS if key in kwargs]
-        if "row_condition" in kwargs or (not named and kind not in _ROW_COUNT_EXPECTATIONS):
+        if _reads_the_whole_table(kind, kwargs, named):
             return None
         for value in named:
             for column in [value] if isinstance(value, str) else value:

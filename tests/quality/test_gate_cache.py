@@ -62,12 +62,27 @@ def test_a_suite_of_row_counts_reads_no_column() -> None:
 @pytest.mark.parametrize("expectation", [
     ("expect_column_values_to_be_between", {"column": "x", "row_condition": 'col("y")>0'}),
     ("expect_table_columns_to_match_set", {"column_set": ["x", "y"]}),
+    ("expect_table_column_count_to_equal", {"value": 2}),
+    ("expect_table_column_count_to_be_between", {"min_value": 1, "max_value": 3}),
+    # Judged on the table's own column list and order, though they name columns: on a frame
+    # of the named columns alone, a table [y, x, extra] would match the ordered list [x, y].
+    ("expect_table_columns_to_match_ordered_list", {"column_list": ["x", "y"]}),
+    ("expect_column_to_exist", {"column": "x", "column_index": 0}),
 ])
 def test_an_expectation_that_may_read_any_column_keeps_the_whole_table(
     expectation: tuple[str, dict[str, Any]],
 ) -> None:
     not_null = ("expect_column_values_to_not_be_null", {"column": "x"})
     assert columns_read([not_null, expectation]) is None
+
+
+def test_a_column_that_must_exist_anywhere_in_the_table_is_a_column_read() -> None:
+    """Without a position, existing in the table and in the frame of its named columns agree
+    (a column the table lacks is absent from both)."""
+    assert columns_read([
+        ("expect_column_to_exist", {"column": "x"}),
+        ("expect_column_to_exist", {"column": "y", "column_index": None}),
+    ]) == ["x", "y"]
 
 
 def test_an_expectation_on_a_column_the_table_lacks_fails_and_names_it(built_lakehouse) -> None:
