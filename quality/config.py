@@ -1,8 +1,8 @@
 """The quality gate's configuration: thresholds and expectation suites, from expectations.yml.
 
 Adding an expectation is a YAML line: any Great Expectations core expectation by its snake_case
-name with its keyword arguments. String values of the form `${name}` are replaced by a threshold
-(or the built-in `current_year`), so limits live in one place.
+name with its keyword arguments. String values of the form `${name}`, also inside lists and
+mappings, are replaced by a threshold (or the built-in `current_year`), so limits live in one place.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = Path(__file__).with_name("expectations.yml")
 _PLACEHOLDER = re.compile(r"^\$\{(\w+)\}$")
+# Anything that looks like a placeholder: one that is not a whole `${name}` value is never
+# replaced, and would reach Great Expectations as a literal string.
+_ANY_PLACEHOLDER = re.compile(r"\$\{[^}]*\}?")
 
 Layer = Literal["bronze", "silver", "gold"]
 
@@ -31,12 +34,27 @@ class ExpectationSpec(BaseModel):
 
 
 class TableSuite(BaseModel):
-    """Expectations on one lake table, read by path from its layer."""
+    """Expectations on one lake table, read by path from its layer.
+
+    Always run: `when:` is a check's condition only. An unknown key is refused rather than
+    ignored, so a misplaced `when:` or a misspelt key cannot silently change what is checked."""
+
+    model_config = ConfigDict(extra="forbid")
 
     layer: Layer
     description: str = ""
-    when: str | None = None
     expectations: list[ExpectationSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_condition(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "when" in value:
+            raise ValueError(
+                "`when:` applies to checks only; a table suite always runs. Remove it, or put"
+                " the expectations that depend on the condition in a check (`checks:`) with"
+                " that `when:`."
+            )
+        return value
 
     @field_validator("expectations", mode="before")
     @classmethod
@@ -46,6 +64,9 @@ class TableSuite(BaseModel):
 
 class CheckSuite(BaseModel):
     """Expectations on the result of a SQL query over the configured tables (cross-table rules)."""
+
+    # A misspelt `when:` would otherwise make a conditional check run always.
+    model_config = ConfigDict(extra="forbid")
 
     sql: str
     description: str = ""
@@ -79,25 +100,49 @@ class QualityConfig(BaseModel):
 
     def thresholds_in(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The thresholds that an expectation's `${name}` arguments name, with their values."""
-        names = [m.group(1) for v in kwargs.values()
-                 if isinstance(v, str) and (m := _PLACEHOLDER.match(v))]
+        names = [m.group(1) for v in _strings(kwargs) if (m := _PLACEHOLDER.match(v))]
         return {name: self.thresholds[name] for name in names if name in self.thresholds}
 
     def resolve(self, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
-        """Replace `${name}` placeholders by threshold values."""
+        """Replace `${name}` placeholders by threshold values, also inside lists and mappings
+        (`value_set: [0, "${max_key}"]`); a placeholder that cannot be replaced is an error."""
         variables = self.variables()
-        resolved = {}
-        for key, value in kwargs.items():
-            match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
-            if match:
-                if match.group(1) not in variables:
-                    raise ConfigError(
-                        f"{where}: `{value}` names no threshold; define `{match.group(1)}` under "
-                        f"`thresholds:` in {CONFIG_FILE.name} (known: {sorted(variables)})."
-                    )
-                value = variables[match.group(1)]
-            resolved[key] = value
-        return resolved
+        return {key: _resolved(value, variables, where) for key, value in kwargs.items()}
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an argument's value, nested lists and mappings included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _resolved(value: Any, variables: dict[str, Any], where: str) -> Any:
+    if isinstance(value, list):
+        return [_resolved(item, variables, where) for item in value]
+    if isinstance(value, dict):
+        return {key: _resolved(item, variables, where) for key, item in value.items()}
+    if not isinstance(value, str):
+        return value
+    if match := _PLACEHOLDER.match(value):
+        if match.group(1) not in variables:
+            raise ConfigError(
+                f"{where}: `{value}` names no threshold; define `{match.group(1)}` under "
+                f"`thresholds:` in {CONFIG_FILE.name} (known: {sorted(variables)})."
+            )
+        return variables[match.group(1)]
+    if found := _ANY_PLACEHOLDER.search(value):
+        raise ConfigError(
+            f"{where}: `{found.group(0)}` in `{value}` is not replaced: a threshold is the whole"
+            " value, `${name}` with a name of letters, digits and _ (e.g. min_value:"
+            f' "${{min_release_year}}"), defined under `thresholds:` in {CONFIG_FILE.name}'
+            f" (known: {sorted(variables)})."
+        )
+    return value
 
 
 def _spec(item: Any) -> Any:
