@@ -281,25 +281,49 @@ def pipeline_flow(
                 (n for n, s in run.stages.items() if s["status"] == "interrupted"), None
             )
             run.error = "stopped by Ctrl-C (SIGINT)"
-            raise RunInterrupted(_interrupted_message(run)) from exc
+            raise RunInterrupted(_interrupted_message(run, exc)) from exc
         finally:
             _finish(settings, run)
     return _report(run)
 
 
-def _interrupted_message(run: run_log.PipelineRun) -> str:
+def _interrupted_message(run: run_log.PipelineRun, interrupt: BaseException | None = None) -> str:
     if run.failed_stage:
         where = f"during stage '{run.failed_stage}'"
     else:
         where = f"after stage '{next(reversed(run.stages), 'start')}'"
-    if run.stages.get("publish", {}).get("status") == "ok":
+    publish = run.stages.get("publish", {}).get("status")
+    if publish == "ok":
         kept = "gold was published; the recommender was not retrained (`lakehouse train`)"
+    elif publish == "interrupted":
+        kept = _publish_stopped(interrupt)
     else:
         kept = "nothing was published, so gold is unchanged"
     return (
         f"Run {run.run_id} was stopped by Ctrl-C {where}: {kept}. Run the pipeline again to"
         " carry on: every stage is idempotent, and the crawl and the export resume from what"
         " is already in MongoDB and bronze."
+    )
+
+
+def _publish_stopped(interrupt: BaseException | None) -> str:
+    """What a Ctrl-C during the publish (a second one: the first waits for it) left in gold."""
+    from quality.publish import PublishInterrupted
+
+    # Prefect re-raises the task's own exception; its chain is searched all the same.
+    stopped = interrupt
+    while stopped is not None and not isinstance(stopped, PublishInterrupted):
+        stopped = stopped.__cause__ or stopped.__context__
+    if isinstance(stopped, PublishInterrupted):
+        state = stopped.gold_state()
+    else:  # it came outside the copying (e.g. Prefect's bookkeeping): which tables is unknown
+        state = (
+            "gold may hold the new version of some tables and the previous one of the others"
+            " until the next publish"
+        )
+    return (
+        f"the publish was stopped: {state}. `lakehouse publish --skip-dbt` publishes the audited"
+        " tables without building them again"
     )
 
 

@@ -50,6 +50,7 @@ def publish_command(
     from lakehouse.exclusive_lock import LockHeld
     from lakehouse.settings import get_settings
     from lakehouse.supervisor import ServiceError
+    from quality.publish import PublishInterrupted
     from quality.write_audit_publish import QualityGateFailed, audit_and_publish
 
     try:
@@ -62,6 +63,10 @@ def publish_command(
     except (QualityGateFailed, ServiceError, LockHeld) as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    except PublishInterrupted as exc:
+        # Typer would exit 130 (128 + SIGINT) silently: say what gold holds now.
+        err_console.print(f"[bold yellow]interrupted:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from exc
     console.print(f"dbt: {outcome.dbt_line}", highlight=False)
     _print_gate(outcome.gate)
     for warning in outcome.warnings:

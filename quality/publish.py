@@ -60,13 +60,50 @@ PUBLISH_ORDER = ("dim_", "bridge_", "fct_", "mart_")
 
 
 class PublishIncomplete(RuntimeError):
-    """Publishing stopped part-way; `published` are the tables already committed to gold."""
+    """Publishing stopped part-way; `published` are the tables already committed to gold.
+
+    With nothing `pending`, every table's data is committed and `cause` says what lags behind
+    it (a table's description, the names in the Spark metastore)."""
 
     def __init__(self, published: list[PublishedTable], pending: list[str], cause: str) -> None:
         self.published = published
         self.pending = pending
         self.cause = cause
         super().__init__(cause)
+
+
+class PublishInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped publishing part-way (a second one: the first waits for the publish,
+    lakehouse/interrupts.py); `published` are the tables committed to gold, `pending` the rest.
+
+    Still a KeyboardInterrupt, so every caller stops as for any Ctrl-C."""
+
+    def __init__(
+        self, published: list[PublishedTable], pending: list[str], audit_schema: str
+    ) -> None:
+        self.published = published
+        self.pending = pending
+        super().__init__(
+            f"Publishing was stopped by Ctrl-C: {self.gold_state()}. The audited tables are"
+            f" unchanged in {audit_schema}: run `lakehouse publish --skip-dbt` to publish them."
+        )
+
+    def gold_state(self) -> str:
+        """What gold holds now, table by table."""
+        new = ", ".join(p.name for p in self.published)
+        total = len(self.published) + len(self.pending)
+        if not self.published:
+            return "no table had been committed, so gold is unchanged"
+        if not self.pending:
+            return (
+                f"all {total} tables were committed ({new}); what follows their rows (the last"
+                " table's description, the names in the Spark metastore) may lag until the next"
+                " publish"
+            )
+        return (
+            f"after {len(self.published)} of {total} tables, gold holds the new version of"
+            f" {new} and the previous one of {', '.join(self.pending)} until the next publish"
+        )
 
 
 def publish_order(names: list[str]) -> list[str]:
@@ -112,6 +149,67 @@ class CountedRows:
         return pa.RecordBatchReader.from_batches(self.dataset.schema, self._batches())
 
 
+class _TableCopy:
+    """One table's publish, in the two commits that can fail apart: the rows', then the
+    description's. Once the rows' commit lands, gold serves the new data whatever follows."""
+
+    def __init__(
+        self, settings: Settings, name: str, audit_schema: str, version: int | None
+    ) -> None:
+        from deltalake import DeltaTable
+
+        self.name = name
+        self.source = DeltaTable(settings.lake_path(audit_schema, name), version=version)
+        self.target = settings.lake_path(settings.gold_schema, name)
+        self.previous = table_version(settings, settings.gold_schema, name)
+        self.rows = CountedRows(self.source)
+        self.description = self.source.metadata().description
+
+    def commit_rows(self) -> PublishedTable:
+        from deltalake import DeltaTable, write_deltalake
+
+        write_deltalake(
+            self.target,
+            self.rows.reader(),
+            mode="overwrite",
+            schema_mode="overwrite",
+            description=self.description,
+        )
+        return self._published(DeltaTable(self.target).version())
+
+    def landed(self) -> PublishedTable | None:
+        """The table as published if its rows' commit landed, else None. Asked after a Ctrl-C
+        during the write: delta-rs writes on threads of its own, which Python's signal handler
+        never interrupts, so the KeyboardInterrupt comes once its commit is done."""
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(self.target):
+            return None
+        version = DeltaTable(self.target).version()
+        return None if version == self.previous else self._published(version)
+
+    def copy_description(self, published: PublishedTable) -> None:
+        """delta-rs sets a description only when it creates a table and keeps it on an
+        overwrite: without this, a model's edited description would never reach gold."""
+        from deltalake import DeltaTable
+
+        if self.description is None:
+            return
+        gold = DeltaTable(self.target)
+        if gold.metadata().description != self.description:
+            gold.alter.set_table_description(self.description)
+            published.published_version = gold.version()
+
+    def _published(self, version: int) -> PublishedTable:
+        return PublishedTable(
+            name=self.name,
+            audit_version=self.source.version(),
+            published_version=version,
+            previous_version=self.previous,
+            rows=self.rows.count,
+        )
+
+
 def publish_table(
     settings: Settings, name: str, audit_schema: str = AUDIT_SCHEMA, version: int | None = None
 ) -> PublishedTable:
@@ -119,28 +217,10 @@ def publish_table(
 
     Rows, schema (with the column comments dbt persisted) and the table's description are
     copied; the rows stream through (CountedRows)."""
-    from deltalake import DeltaTable, write_deltalake
-
-    source = DeltaTable(settings.lake_path(audit_schema, name), version=version)
-    target = settings.lake_path(settings.gold_schema, name)
-    previous = table_version(settings, settings.gold_schema, name)
-    rows = CountedRows(source)
-    description = source.metadata().description
-    write_deltalake(
-        target, rows.reader(), mode="overwrite", schema_mode="overwrite", description=description
-    )
-    published = DeltaTable(target)
-    # delta-rs sets the description only when it creates a table and keeps it on an overwrite:
-    # without this, a model's edited description would never reach gold.
-    if description is not None and published.metadata().description != description:
-        published.alter.set_table_description(description)
-    return PublishedTable(
-        name=name,
-        audit_version=source.version(),
-        published_version=published.version(),
-        previous_version=previous,
-        rows=rows.count,
-    )
+    copy = _TableCopy(settings, name, audit_schema, version)
+    published = copy.commit_rows()
+    copy.copy_description(published)
+    return published
 
 
 def register_tables(settings: Settings, schema: str, names: list[str]) -> None:
@@ -172,9 +252,10 @@ def publish_all(
 ) -> list[PublishedTable]:
     """Publish every audit table (each at `versions[name]` when given: the version audited).
 
-    Raises PublishIncomplete naming what was and was not committed when a table fails; a failed
-    metastore registration leaves the data published (consumers read by path) and raises it too,
-    with nothing pending.
+    Raises PublishIncomplete naming what was and was not committed when a table fails. What
+    fails after every table's rows are committed (a description, the metastore registration)
+    leaves the data published (consumers read by path) and raises it too, with nothing pending.
+    Ctrl-C raises PublishInterrupted, naming the tables committed.
     """
     if settings.gold_schema == audit_schema:
         raise RuntimeError(
@@ -192,22 +273,52 @@ def publish_all(
                 " it first (`lakehouse transform --audit`)."
             )
         published: list[PublishedTable] = []
-        for name in names:
-            version = (versions or {}).get(name)
-            try:
-                published.append(publish_table(settings, name, audit_schema, version))
-            except Exception as exc:
-                pending = names[len(published) :]
-                raise PublishIncomplete(
-                    published, pending, f"publishing {name}: {type(exc).__name__}: {exc}"
-                ) from exc
+        lagging: list[str] = []  # what lags behind rows already committed
+        copy: _TableCopy | None = None  # the table being published
         try:
-            register_published(settings, names)
-        except Exception as exc:
-            raise PublishIncomplete(
-                published,
-                [],
-                f"registering {settings.gold_schema}.<table> in the Spark metastore:"
-                f" {type(exc).__name__}: {exc}",
-            ) from exc
+            for name in names:
+                copy = None
+                try:
+                    copy = _TableCopy(settings, name, audit_schema, (versions or {}).get(name))
+                    table = copy.commit_rows()
+                except Exception as exc:
+                    pending = names[len(published) :]
+                    raise PublishIncomplete(
+                        published, pending, f"publishing {name}: {type(exc).__name__}: {exc}"
+                    ) from exc
+                published.append(table)
+                lagging += _description_copied(copy, table)
+            lagging += _registered(settings, names)
+        except KeyboardInterrupt as exc:
+            unlisted = copy is not None and copy.name not in {p.name for p in published}
+            if unlisted and (landed := copy.landed()) is not None:
+                published.append(landed)
+            raise PublishInterrupted(published, names[len(published) :], audit_schema) from exc
+        if lagging:
+            raise PublishIncomplete(published, [], "; ".join(lagging))
     return published
+
+
+def _description_copied(copy: _TableCopy, published: PublishedTable) -> list[str]:
+    """[] once the description is on gold; else why not (the table's rows are published)."""
+    try:
+        copy.copy_description(published)
+    except Exception as exc:
+        return [
+            f"setting the description of {published.name}: {type(exc).__name__}: {exc} (its rows"
+            " are published; gold keeps its previous description until the next publish)"
+        ]
+    return []
+
+
+def _registered(settings: Settings, names: list[str]) -> list[str]:
+    """[] once `<gold>.<table>` resolves in the Spark metastore; else why not."""
+    try:
+        register_published(settings, names)
+    except Exception as exc:
+        return [
+            f"registering {settings.gold_schema}.<table> in the Spark metastore:"
+            f" {type(exc).__name__}: {exc}; `{settings.gold_schema}.<table>` may not resolve"
+            " over Thrift/JDBC until the next publish"
+        ]
+    return []

@@ -6,10 +6,10 @@
 3. publish: each audit table, at the version the gate read, becomes a new Delta version of
             LAKE_ROOT/<GOLD_SCHEMA>/<table> (default gold).
 A failure before publish leaves the published gold's versions and content as they were; a
-failure during publish names the tables already published and those still at their previous
-version. Every
-attempt is recorded (quality/audit_log.py). The stages are methods so that the Prefect flow can
-run them as separate tasks; `audit_and_publish` runs all three.
+failure during publish, or a second Ctrl-C (the first waits for it), names the tables already
+published and those still at their previous version. Every attempt is recorded
+(quality/audit_log.py). The stages are methods so that the Prefect flow can run them as separate
+tasks; `audit_and_publish` runs all three.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from quality.publish import (
     AUDIT_SCHEMA,
     PublishedTable,
     PublishIncomplete,
+    PublishInterrupted,
     audit_tables,
     publish_all,
     table_version,
@@ -125,17 +126,31 @@ class WriteAuditPublish:
             self.published = exc.published
             if exc.pending:
                 self._fail("publish", [exc.cause], published=exc.published, pending=exc.pending)
-            # Every table is committed; only the names for Thrift/JDBC users may lag.
-            self.warnings.append(
-                f"gold was published, but {exc.cause}; `{self.settings.gold_schema}.<table>` may"
-                " not resolve over Thrift/JDBC until the next publish"
-            )
+            # Every table's rows are committed; only a description or the names may lag.
+            self.warnings.append(f"gold was published, but {exc.cause}")
+        except PublishInterrupted as exc:
+            self._record_interrupted(exc)
+            raise
         except Exception as exc:
             self._fail("publish", [f"{type(exc).__name__}: {exc}"])
         self.record = self._record(
             passed=True, tables=[vars(p) for p in self.published], failures=self.warnings
         )
         return self.record
+
+    def _record_interrupted(self, interrupted: PublishInterrupted) -> None:
+        """A KeyboardInterrupt is no Exception, so nothing else records which tables it left new:
+        the audit log must, for the app and whoever finishes the publish."""
+        self.published = interrupted.published
+        try:
+            self.record = self._record(
+                passed=False,
+                failed_stage="publish",
+                failures=[str(interrupted)],
+                tables=[vars(p) for p in interrupted.published],
+            )
+        except Exception as exc:  # the Ctrl-C must still stop the run; say what was not kept
+            interrupted.add_note(f"(The audit log could not record this attempt: {exc})")
 
     def _audit_versions(self) -> dict[str, int]:
         return {

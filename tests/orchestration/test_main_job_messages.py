@@ -1,7 +1,9 @@
-"""What the main job tells the user: its closing report and, when a service is down, the fix."""
+"""What the main job tells the user: its closing report, when a service is down the fix, and
+when Ctrl-C stops it what gold holds."""
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 
 from lakehouse.settings import Settings
@@ -127,3 +129,68 @@ def test_a_failed_cli_run_prints_one_line_per_record_and_keeps_tracebacks_in_its
     assert "Traceback (most recent call last)" in text
     assert "lakehouse.supervisor.ServiceError: not answering" in text
     assert "Error logging to API" not in output  # its logs reached the temporary server
+
+
+def interrupted_run(stages: dict[str, str], failed_stage: str | None):
+    import datetime as dt
+
+    from orchestration import run_log
+
+    run = run_log.PipelineRun("run-1", "pipeline", dt.datetime.now(dt.UTC), status="interrupted",
+                              failed_stage=failed_stage)
+    run.stages = {name: {"status": status, "seconds": 1.0} for name, status in stages.items()}
+    return run
+
+
+BEFORE_PUBLISH = {"services": "ok", "export": "ok", "dbt": "ok", "quality": "ok"}
+CARRY_ON = (" Run the pipeline again to carry on: every stage is idempotent, and the crawl and the"
+            " export resume from what is already in MongoDB and bronze.")
+
+
+def test_a_ctrl_c_that_stops_the_publish_says_which_tables_gold_holds_and_how_to_finish() -> None:
+    """A second Ctrl-C during the publish (the first waits for it) leaves gold part new."""
+    from orchestration.flows import _interrupted_message
+    from quality.publish import PublishedTable, PublishInterrupted
+
+    run = interrupted_run({**BEFORE_PUBLISH, "publish": "interrupted"}, "publish")
+    published = [PublishedTable("dim_album", 3, 5, 4, 10), PublishedTable("dim_artist", 3, 5, 4, 9)]
+    stopped = PublishInterrupted(published, ["dim_track", "mart_track_search"], "gold_audit")
+    try:  # as it reaches the flow: raised again by whatever it passed through
+        raise KeyboardInterrupt from stopped
+    except KeyboardInterrupt as exc:
+        message = _interrupted_message(run, exc)
+    assert message == (
+        "Run run-1 was stopped by Ctrl-C during stage 'publish': the publish was stopped: after 2"
+        " of 4 tables, gold holds the new version of dim_album, dim_artist and the previous one"
+        " of dim_track, mart_track_search until the next publish. `lakehouse publish --skip-dbt`"
+        " publishes the audited tables without building them again." + CARRY_ON
+    )
+
+
+def test_a_ctrl_c_in_the_publish_stage_without_its_detail_says_gold_may_be_mixed() -> None:
+    from orchestration.flows import _interrupted_message
+
+    run = interrupted_run({**BEFORE_PUBLISH, "publish": "interrupted"}, "publish")
+    message = _interrupted_message(run, KeyboardInterrupt())
+    assert "nothing was published" not in message
+    assert message.startswith(
+        "Run run-1 was stopped by Ctrl-C during stage 'publish': the publish was stopped: gold may"
+        " hold the new version of some tables and the previous one of the others until the next"
+        " publish. `lakehouse publish --skip-dbt` publishes the audited tables")
+
+
+@pytest.mark.parametrize(("stages", "failed_stage", "kept"), [
+    ({"services": "ok", "export": "ok", "dbt": "interrupted"}, "dbt",
+     "during stage 'dbt': nothing was published, so gold is unchanged."),
+    ({**BEFORE_PUBLISH, "publish": "ok"}, None,
+     "after stage 'publish': gold was published; the recommender was not retrained"
+     " (`lakehouse train`)."),
+])
+def test_a_ctrl_c_outside_the_publish_says_whether_gold_was_published(
+    stages: dict[str, str], failed_stage: str | None, kept: str
+) -> None:
+    from orchestration.flows import _interrupted_message
+
+    message = _interrupted_message(interrupted_run(stages, failed_stage), KeyboardInterrupt())
+    assert message == f"Run run-1 was stopped by Ctrl-C {kept}{CARRY_ON}"
+
