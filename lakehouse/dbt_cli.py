@@ -180,24 +180,52 @@ def freshness() -> None:
         raise typer.Exit(1)
 
 
+DOCS_HOST = "127.0.0.1"  # loopback only: the site lists every table and column of the lake
+
+
+def _check_docs_port(port: int) -> None:
+    from lakehouse.supervisor import port_is_free, port_owner
+
+    if not port_is_free(DOCS_HOST, port):
+        raise _fail(_docs_port_busy(port, port_owner(port)))
+
+
+def _docs_port_busy(port: int, owner: str) -> str:
+    return (
+        f"port {port} on {DOCS_HOST} is already in use by {owner}: stop it, or serve the docs"
+        f" on another port with --port (e.g. `lakehouse docs --port {port + 1}`), or build them"
+        " only with --no-serve."
+    )
+
+
 def docs(
     port: int = typer.Option(8580, help="Port of the docs site on 127.0.0.1."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the site after building."),
 ) -> None:
     """Generate the dbt docs site and serve it on 127.0.0.1 (Ctrl-C stops it)."""
+    import errno
     import functools
     import http.server
 
     from lakehouse import dbt_runner
 
+    if serve:  # before generating: found after it, a busy port wastes minutes of dbt
+        _check_docs_port(port)
     site = _with_status("dbt docs generate ...", dbt_runner.docs_generate)
     console.print(f"docs site built in {site}", highlight=False)
     if not serve:
         return
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    # Loopback only: the site lists every table and column of the lake.
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        console.print(f"serving dbt docs on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    try:
+        server = http.server.ThreadingHTTPServer((DOCS_HOST, port), handler)
+    except OSError as exc:  # taken while dbt generated the site (checked before it started)
+        from lakehouse.supervisor import port_owner
+
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise _fail(_docs_port_busy(port, port_owner(port))) from exc
+    with server:
+        console.print(f"serving dbt docs on http://{DOCS_HOST}:{port}/ (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -8,6 +8,7 @@ after a reboot does not match, so we never signal a process we did not start.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -116,14 +117,32 @@ class ManagedProcess:
         return "\n".join(text[-lines:])
 
 
+def _stream_addresses(host: str, port: int) -> list[tuple]:
+    """(family, type, proto, canonname, sockaddr) of each address `host` names: an IPv6 host
+    (`::1`, `::`) needs an AF_INET6 socket, and `localhost` may name both 127.0.0.1 and ::1.
+    An empty host means every interface, as it does to `bind`."""
+    return socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+
+
 def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    """True when a server could listen on `host:port`: the port binds on every address of `host`
+    that this machine has (an address family it lacks, e.g. no IPv6, is skipped)."""
+    try:
+        addresses = _stream_addresses(host, port)
+    except OSError:  # a host that does not resolve: nothing could listen there
+        return False
+    bound = False
+    for family, kind, proto, _name, sockaddr in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return False
+                continue  # this address is not usable here (no IPv6, not one of our addresses)
+            bound = True
+    return bound
 
 
 def port_owner(port: int) -> str:
@@ -140,10 +159,25 @@ def port_owner(port: int) -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (for tests and ephemeral services)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+    """A TCP port that is free right now (for tests and ephemeral services); `host` may be an
+    IPv6 address."""
+    family, kind, proto, _name, sockaddr = _stream_addresses(host, 0)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.bind(sockaddr)
         return int(sock.getsockname()[1])
+
+
+def accepts_connections(address: str, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at `address` ("host:port", IPv6 hosts bare or
+    in brackets); False for an address without a port (a recorded URI)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return False
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def wait_until_healthy(
@@ -154,7 +188,10 @@ def wait_until_healthy(
     timeout_s: float,
     what: str,
 ) -> float:
-    """Poll `probe` until it answers; fail fast with the log tail if the process dies."""
+    """Poll `probe` until it answers; fail fast with the log tail if the process dies.
+
+    The deadline is checked between probes, so each probe must return in bounded time (the
+    Thrift and MongoDB probes carry their own timeouts); the wait may overrun by one probe."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
@@ -167,7 +204,20 @@ def wait_until_healthy(
         if probe():
             return time.monotonic() - started
         time.sleep(0.5)
+    # Whether the port is open tells a server that never got as far as listening (still
+    # starting: raise the timeout) from one that listens but does not answer (stuck).
+    address = process.recorded_address()
+    stuck = accepts_connections(address)
     process.stop()
+    if stuck:
+        raise ServiceError(
+            f"{what} accepts connections on {address} but did not answer its health check"
+            f" within {timeout_s:.0f} s, so it was stopped. A server that accepts but never"
+            " answers is stuck or suspended (a JVM in a long garbage collection, a process"
+            " stopped with Ctrl-Z or SIGSTOP, a paused container); start it again, and if it"
+            f" hangs again, its log says why. Last lines of {process.log_file}:\n"
+            f"{process.log_tail()}"
+        )
     raise ServiceError(
         f"{what} did not answer within {timeout_s:.0f} s and was stopped. "
         f"Last lines of {process.log_file}:\n{process.log_tail()}"

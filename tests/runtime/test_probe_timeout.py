@@ -1,0 +1,120 @@
+"""The Thrift health probe gives up on a server that accepts connections but never answers.
+
+A listening socket nobody accepts from is such a server: the kernel completes the TCP handshake
+(so `port_open` says yes) and queues what the client sends, and no reply ever comes, exactly as
+with a JVM stuck in garbage collection or a server stopped with Ctrl-Z. Without a socket timeout
+the probe blocked for ever; the pytest timeouts below turn such a hang into a failure."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import Settings
+from lakehouse.supervisor import ManagedProcess, ServiceError, wait_until_healthy
+from spark_thrift import client
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """The port of a server that accepts connections and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield listener.getsockname()[1]
+    # Closing the listener resets the connections still queued on it.
+
+
+@pytest.fixture
+def silent_settings(settings: Settings, silent_port: int) -> Settings:
+    return settings.model_copy(update={"thrift_host": "127.0.0.1", "thrift_port": silent_port})
+
+
+@pytest.mark.timeout(60)
+def test_the_probe_gives_up_on_a_server_that_never_answers(silent_settings: Settings) -> None:
+    problem = client.health_problem(silent_settings, timeout_s=0.5)
+
+    assert problem.startswith(
+        f"The Spark Thrift Server at 127.0.0.1:{silent_settings.thrift_port} accepts connections"
+        " but did not answer within 0.5 s"
+    )
+    assert "lakehouse services down" in problem
+    assert client.is_healthy(silent_settings, timeout_s=0.5) is False
+
+
+@pytest.mark.timeout(60)
+def test_statements_keep_waiting_without_the_probe_timeout(
+    silent_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real statement may run for minutes: only the probe is bounded, not `query`."""
+    monkeypatch.setattr(client, "PROBE_TIMEOUT_S", 0.2)
+    outcome: list[BaseException | list[tuple]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(client.query("SELECT 1", settings=silent_settings))
+        except BaseException as exc:  # reported through `outcome`
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=1.5)
+    assert worker.is_alive(), f"query gave up on a silent server: {outcome}"
+    # The fixture's teardown closes the listener, which resets the connection: the thread ends.
+
+
+@pytest.mark.timeout(60)
+def test_wait_until_healthy_says_the_server_accepts_but_does_not_answer(
+    silent_settings: Settings, tmp_path: Path
+) -> None:
+    port = silent_settings.thrift_port
+    process = ManagedProcess("thrift", tmp_path / "thrift.pid", tmp_path / "thrift.log")
+    # Any live process stands in for the server; the silent listener plays its port.
+    proc = process.start(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={},
+        cwd=tmp_path,
+        address=f"127.0.0.1:{port}",
+    )
+    try:
+        with pytest.raises(ServiceError) as raised:
+            wait_until_healthy(
+                process,
+                proc,
+                lambda: client.is_healthy(silent_settings, timeout_s=0.3),
+                timeout_s=2,
+                what="Spark Thrift Server (Delta)",
+            )
+    finally:
+        process.stop(timeout_s=5)
+    message = str(raised.value)
+    assert message.startswith(
+        f"Spark Thrift Server (Delta) accepts connections on 127.0.0.1:{port} but did not answer"
+        " its health check within 2 s, so it was stopped."
+    )
+    assert "stuck or suspended" in message and "start it again" in message
+    assert process.running_process() is None and not proc.is_running()
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_never_listened_keeps_the_plain_message(
+    tmp_path: Path,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        closed_port = held.getsockname()[1]  # free again once this block ends
+    process = ManagedProcess("thrift", tmp_path / "thrift.pid", tmp_path / "thrift.log")
+    proc = process.start(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={},
+        cwd=tmp_path,
+        address=f"127.0.0.1:{closed_port}",
+    )
+    try:
+        with pytest.raises(ServiceError) as raised:
+            wait_until_healthy(process, proc, lambda: False, timeout_s=1, what="The server")
+    finally:
+        process.stop(timeout_s=5)
+    assert str(raised.value).startswith("The server did not answer within 1 s and was stopped.")
