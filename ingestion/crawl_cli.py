@@ -135,12 +135,17 @@ def crawl(
 ) -> None:
     """Crawl Spotify into MongoDB (the emulator when no credentials are set), incrementally."""
     from ingestion.crawl import CrawlBusy, SeedFileError, crawl_endpoint, run_crawl
-    from ingestion.mongodb import is_healthy
+    from ingestion.mongodb import check_uri, is_healthy
     from lakehouse.settings import get_settings
+    from lakehouse.supervisor import ServiceError
 
     settings = get_settings()
     if mode:
         settings = settings.model_copy(update={"crawl_mode": mode})
+    try:
+        check_uri(settings)  # a malformed MONGODB_URI is named as such, not as "not reachable"
+    except ServiceError as exc:
+        raise _fail(str(exc)) from None
     if not is_healthy(settings):
         raise _fail(
             f"MongoDB is not reachable at {settings.mongodb_display}: start it with "

@@ -14,8 +14,27 @@ from lakehouse.supervisor import ServiceError
 BUILD_HINT = "run `make setup` (it builds FerretDB from ingestion/ferretdb/ with Go)"
 
 
+# ingestion/ferretdb/main.go hands the folder to FerretDB as the URL "file:<folder>/", and Go's
+# url.Parse ends the path at '#' or '?' and reads '%' as an escape: FerretDB then exits at start
+# with `expected path ending with "/"`, naming neither the folder nor a fix.
+URL_UNSAFE_CHARS = ("#", "?", "%")
+
+
 def sqlite_dir(settings: Settings) -> Path:
     return settings.data_dir / "ferretdb"
+
+
+def check_sqlite_dir(settings: Settings) -> Path:
+    """The SQLite folder; ServiceError naming DATA_DIR if FerretDB could not take it."""
+    folder = sqlite_dir(settings)
+    for char in URL_UNSAFE_CHARS:
+        if char in str(folder):
+            raise ServiceError(
+                f"DATA_DIR ({settings.data_dir}) contains {char!r}: FerretDB's SQLite backend"
+                f" takes the folder as a URL (file:<DATA_DIR>/ferretdb/), which does not read"
+                f" {char!r} as part of the path. Choose a DATA_DIR without #, ? or % (in .env)."
+            )
+    return folder
 
 
 def check_binary(settings: Settings) -> Path:
@@ -26,12 +45,13 @@ def check_binary(settings: Settings) -> Path:
 
 
 def build_command(settings: Settings) -> list[str]:
+    folder = check_sqlite_dir(settings)
     return [
         str(check_binary(settings)),
         "-listen",
         f"{settings.ferretdb_host}:{settings.ferretdb_port}",
         "-sqlite-dir",
-        str(sqlite_dir(settings)),
+        str(folder),
         "-log-level",
         "warn",
     ]

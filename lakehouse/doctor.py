@@ -110,7 +110,12 @@ def check_port(service: Service) -> Check:
 
 
 def check_service_address(service: Service) -> Check:
-    """A service run here needs its port free (or ours); one run elsewhere must answer."""
+    """A service run here needs its port free (or ours); one run elsewhere must answer. Settings
+    that cannot work (a malformed MONGODB_URI) are named first, not reported as no answer."""
+    try:
+        service.check_settings()
+    except ServiceError as exc:
+        return Check(service.title, False, "settings not usable", str(exc))
     if not service.external:
         return check_port(service)
     setting = service.external_setting

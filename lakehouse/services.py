@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import psutil
 from filelock import FileLock, Timeout
 
 from ingestion import ferretdb_server, mongodb
@@ -26,6 +27,10 @@ from lakehouse.supervisor import (
 )
 from spark_thrift import client as thrift_client
 from spark_thrift import launcher
+
+
+def _settings_ok() -> None:
+    """The default settings check: nothing to check beyond what `prepare` checks."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class Service:
     # Where the configured server is, when host:port does not say it (the MongoDB URI with its
     # credentials removed).
     external_display: str | None = None
+    # Raises ServiceError when the settings cannot work at all (a malformed MONGODB_URI): checked
+    # before probing, so a bad setting is not reported as a server that does not answer.
+    check_settings: Callable[[], None] = _settings_ok
 
     @property
     def external(self) -> bool:
@@ -92,6 +100,7 @@ def _ferretdb(settings: Settings) -> Service:
         process=_managed(settings, "ferretdb"),
         external_setting=None if settings.mongodb_is_local else "MONGODB_URI",
         external_display=None if settings.mongodb_is_local else settings.mongodb_display,
+        check_settings=lambda: mongodb.check_uri(settings),
     )
 
 
@@ -163,13 +172,15 @@ def start(service: Service) -> str:
 
 
 def _start_unlocked(service: Service) -> str:
+    service.check_settings()
     if service.external:
+        warning = _leftover_warning(service)
         if service.probe():
-            return f"{service.title}: using the configured external server"
+            return f"{service.title}: using the configured external server{warning}"
         raise ServiceError(
             f"{service.title}: the configured server ({service.external_setting} at"
             f" {service.address}) does not answer. Check the setting and network access, or"
-            f" unset {service.external_setting} to use the local one."
+            f" unset {service.external_setting} to use the local one.{warning}"
         )
     running = service.process.running_process()
     if running is not None:
@@ -239,24 +250,65 @@ def run_in_foreground(service: Service) -> NoReturn:
     os.execvpe(command[0], command, env)  # noqa: S606 (an argv list built from settings)
 
 
+# The pid file, not the current settings, says what this project started. A local server started
+# by `services up` before `.env` was switched to an external one (Atlas after `make run`) still
+# runs and holds its port: `down` stops it and `status` shows it, whatever the settings say now.
+def _leftover(service: Service) -> psutil.Process | None:
+    """The recorded local process of a service now configured as external, if it still runs."""
+    return service.process.running_process() if service.external else None
+
+
+def _leftover_note(service: Service, pid: int) -> str:
+    return (
+        f"local process still running (pid {pid}), not used:"
+        f" {service.external_setting} points elsewhere"
+    )
+
+
+def _leftover_warning(service: Service) -> str:
+    leftover = _leftover(service)
+    if leftover is None:
+        return ""
+    return (
+        f" (warning: {_leftover_note(service, leftover.pid)}; stop it with"
+        f" `lakehouse services down --only {service.name}`)"
+    )
+
+
 def stop(service: Service) -> str:
+    # Stopped by its pid file whatever the settings say now (PID-reuse safe, see ManagedProcess).
+    stopped = service.process.stop()
     if service.external:
+        if stopped:
+            return (
+                f"{service.title}: stopped the local server left running (not used:"
+                f" {service.external_setting} points elsewhere)"
+            )
         return f"{service.title}: external ({service.external_setting}), not stopped"
-    if service.process.stop():
+    if stopped:
         return f"{service.title}: stopped"
     return f"{service.title}: not running (nothing to stop)"
 
 
 def state(service: Service) -> ServiceState:
-    proc = None if service.external else service.process.running_process()
-    healthy = service.probe()
-    detail = ""
+    proc = service.process.running_process()  # also when external: a leftover must show
+    try:
+        service.check_settings()
+        problem = ""
+    except ServiceError as exc:
+        problem = str(exc)
+    healthy = not problem and service.probe()
     if service.external:
         detail = f"external ({service.external_setting})"
+        if proc is not None:
+            detail += f"; {_leftover_note(service, proc.pid)}"
     elif proc is None and healthy:
         detail = "answering, but not started by this project"
     elif proc is not None and not healthy:
         detail = f"process alive but not answering; see {service.process.log_file}"
+    else:
+        detail = ""
+    detail = "; ".join(part for part in (problem, detail) if part)
     return ServiceState(
         name=service.name,
         title=service.title,
