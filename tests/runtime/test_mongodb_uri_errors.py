@@ -31,6 +31,12 @@ MALFORMED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No pid file of the session's own FerretDB: it would show as a leftover local server."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+
+
 def _settings(uri: str) -> Settings:
     return Settings(_env_file=None, mongodb_uri=uri)
 

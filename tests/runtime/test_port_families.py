@@ -6,6 +6,7 @@ free port on it was reported "already in use by another process"."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -36,9 +37,14 @@ def test_a_free_port_on_ipv6_loopback_is_free_and_a_held_one_is_not() -> None:
 
 
 @needs_ipv6
-def test_doctor_finds_the_thrift_port_on_ipv6_loopback_free(settings: Settings) -> None:
+def test_doctor_finds_the_thrift_port_on_ipv6_loopback_free(
+    settings: Settings, tmp_path: Path
+) -> None:
     port = free_port("::1")
-    on_ipv6 = settings.model_copy(update={"thrift_host": "::1", "thrift_port": port})
+    # A private data dir: the session's own Thrift Server (its pid file) would be "ours, elsewhere".
+    on_ipv6 = settings.model_copy(
+        update={"thrift_host": "::1", "thrift_port": port, "data_dir": tmp_path}
+    )
     (thrift,) = services.select(on_ipv6, ["thrift"])
 
     check = doctor.check_port(thrift)
