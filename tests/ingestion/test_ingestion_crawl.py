@@ -282,12 +282,7 @@ def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, em
     scratch = f"{mongo_db.name}_ref"
     with client(ferretdb) as mongo:
         try:
-            # What the first chunk costs and stores: the same crawl, limited to that chunk.
-            first = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds,
-                              artists_per_run=2)
-            assert first.completed and first.artists_done == 2
-            first_chunk = snapshot(mongo[scratch])
-            mongo.drop_database(scratch)
+            first, first_chunk = _first_chunk_alone(settings, endpoint, mongo[scratch], seeds)
             # The same requests again, then every answer is a 429 asking for 120 s.
             faults.clean_requests, faults.rate_429 = first.requests_total, 1.0
             faults.retry_after_s = 120
@@ -299,12 +294,9 @@ def test_wait_budget_stops_the_run_cleanly_and_keeps_the_work(crawl_settings, em
                                                   "wait budget")
             assert stopped.requests_total == first.requests_total + 1  # the refused one
 
-            resumed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
-            assert resumed.completed and not resumed.artists_failed
-            assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
-            clean = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds)
-            assert clean.completed
-            assert snapshot(mongo_db) == snapshot(mongo[scratch])
+            _, resumed_data, reference = _resume_and_crawl_clean(
+                settings, endpoint, mongo_db, mongo[scratch], seeds)
+            assert resumed_data == reference
         finally:
             mongo.drop_database(scratch)
 
@@ -323,11 +315,7 @@ def test_an_exceeded_quota_stops_the_run_at_once_and_the_next_run_completes(
     scratch = f"{mongo_db.name}_ref"
     with client(ferretdb) as mongo:
         try:
-            first = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds,
-                              artists_per_run=2)
-            assert first.completed and first.artists_done == 2
-            first_chunk = snapshot(mongo[scratch])
-            mongo.drop_database(scratch)
+            first, first_chunk = _first_chunk_alone(settings, endpoint, mongo[scratch], seeds)
             # What is left of the quota pays for exactly the requests of the first chunk.
             config.quota_requests = emulator.state.quota.used + first.requests_total
             config.quota_retry_after_s = 1
@@ -346,18 +334,35 @@ def test_an_exceeded_quota_stops_the_run_at_once_and_the_next_run_completes(
             assert emulator.state.stats.quota_exceeded == 1
             assert emulator.state.stats.rate_limited == 0
 
-            resumed = run_crawl(settings, endpoint=endpoint, db=mongo_db, seeds=seeds)
-            assert resumed.completed and not resumed.artists_failed
+            resumed, after_quota, reference = _resume_and_crawl_clean(
+                settings, endpoint, mongo_db, mongo[scratch], seeds)
             assert resumed.rate_limited == 0 and resumed.artists_pending == 0
-            assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
-            clean = run_crawl(settings, endpoint=endpoint, db=mongo[scratch], seeds=seeds)
-            assert clean.completed
-            after_quota, reference = snapshot(mongo_db), snapshot(mongo[scratch])
             assert {k: len(v) for k, v in after_quota.items()} == {
                 k: len(v) for k, v in reference.items()}
             assert after_quota == reference
         finally:
             mongo.drop_database(scratch)
+
+
+def _first_chunk_alone(settings, endpoint, scratch_db, seeds):
+    """What the first chunk (2 seed artists) costs and stores: the same crawl, limited to that
+    chunk, in a scratch database that is dropped again. (summary, snapshot)"""
+    first = run_crawl(settings, endpoint=endpoint, db=scratch_db, seeds=seeds, artists_per_run=2)
+    assert first.completed and first.artists_done == 2
+    first_chunk = snapshot(scratch_db)
+    scratch_db.client.drop_database(scratch_db.name)
+    return first, first_chunk
+
+
+def _resume_and_crawl_clean(settings, endpoint, db, scratch_db, seeds):
+    """The next run on `db` completes everything; then a clean crawl into `scratch_db` to compare
+    with. (the resumed run's summary, snapshot of `db`, snapshot of the clean crawl)"""
+    resumed = run_crawl(settings, endpoint=endpoint, db=db, seeds=seeds)
+    assert resumed.completed and not resumed.artists_failed
+    assert db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
+    clean = run_crawl(settings, endpoint=endpoint, db=scratch_db, seeds=seeds)
+    assert clean.completed
+    return resumed, snapshot(db), snapshot(scratch_db)
 
 
 def _assert_stopped_after_the_first_chunk(summary, db, emulator, first_chunk, why: str) -> None:

@@ -32,6 +32,20 @@ def _clean_reference(crawl_settings, emulator, mongo_db, seeds):
     return snapshot(mongo_db)
 
 
+def _crawl_into_scratch(crawl_settings, emulator, ferretdb, seeds):
+    """A crawl into a database of its own, dropped after: (summary, snapshot, recorded
+    failures)."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with client(ferretdb) as mongo:
+        try:
+            db = mongo[name]
+            summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=db,
+                                seeds=seeds)
+            return summary, snapshot(db), db.crawl_failures.count_documents({})
+        finally:
+            mongo.drop_database(name)
+
+
 def test_a_30_percent_429_and_5xx_storm_gives_the_same_data_as_a_clean_run(
     crawl_settings, emulator, mongo_db, ferretdb
 ):
@@ -39,14 +53,8 @@ def test_a_30_percent_429_and_5xx_storm_gives_the_same_data_as_a_clean_run(
     reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
     faults = emulator.config.faults
     faults.rate_429, faults.rate_5xx, faults.seed = 0.15, 0.15, 3
-    storm_name = f"t_{uuid.uuid4().hex[:10]}"
     try:
-        with client(ferretdb) as mongo:
-            storm_db = mongo[storm_name]
-            summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator),
-                                db=storm_db, seeds=seeds)
-            stormy = snapshot(storm_db)
-            mongo.drop_database(storm_name)
+        summary, stormy, _ = _crawl_into_scratch(crawl_settings, emulator, ferretdb, seeds)
     finally:
         faults.rate_429 = faults.rate_5xx = 0.0
     assert summary.completed and not summary.artists_failed
@@ -70,15 +78,9 @@ def test_connections_cut_mid_body_are_retried_and_give_the_same_data_as_a_clean_
     reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
     faults = emulator.config.faults
     faults.rate_cut, faults.seed = 0.2, 5
-    cut_name = f"t_{uuid.uuid4().hex[:10]}"
     try:
-        with client(ferretdb) as mongo:
-            cut_db = mongo[cut_name]
-            summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator),
-                                db=cut_db, seeds=seeds)
-            after_cuts = snapshot(cut_db)
-            failures = cut_db.crawl_failures.count_documents({})
-            mongo.drop_database(cut_name)
+        summary, after_cuts, failures = _crawl_into_scratch(crawl_settings, emulator, ferretdb,
+                                                            seeds)
     finally:
         faults.rate_cut = 0.0
     assert summary.completed and not summary.artists_failed, summary.stopped_reason

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from lakehouse.settings import Settings
@@ -31,6 +32,19 @@ def silent_port() -> Iterator[int]:
 @pytest.fixture
 def silent_settings(settings: Settings, silent_port: int) -> Settings:
     return settings.model_copy(update={"thrift_host": "127.0.0.1", "thrift_port": silent_port})
+
+
+def _stand_in_server(tmp_path: Path, port: int) -> tuple[ManagedProcess, psutil.Process]:
+    """A live process recorded as the Thrift Server at 127.0.0.1:`port`: what plays its port
+    (a silent listener, or nothing) is up to the test."""
+    process = ManagedProcess("thrift", tmp_path / "thrift.pid", tmp_path / "thrift.log")
+    proc = process.start(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={},
+        cwd=tmp_path,
+        address=f"127.0.0.1:{port}",
+    )
+    return process, proc
 
 
 @pytest.mark.timeout(60)
@@ -71,14 +85,7 @@ def test_wait_until_healthy_says_the_server_accepts_but_does_not_answer(
     silent_settings: Settings, tmp_path: Path
 ) -> None:
     port = silent_settings.thrift_port
-    process = ManagedProcess("thrift", tmp_path / "thrift.pid", tmp_path / "thrift.log")
-    # Any live process stands in for the server; the silent listener plays its port.
-    proc = process.start(
-        [sys.executable, "-c", "import time; time.sleep(60)"],
-        env={},
-        cwd=tmp_path,
-        address=f"127.0.0.1:{port}",
-    )
+    process, proc = _stand_in_server(tmp_path, port)
     try:
         with pytest.raises(ServiceError) as raised:
             wait_until_healthy(
@@ -105,13 +112,7 @@ def test_a_server_that_never_listened_keeps_the_plain_message(
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as held:
         closed_port = held.getsockname()[1]  # free again once this block ends
-    process = ManagedProcess("thrift", tmp_path / "thrift.pid", tmp_path / "thrift.log")
-    proc = process.start(
-        [sys.executable, "-c", "import time; time.sleep(60)"],
-        env={},
-        cwd=tmp_path,
-        address=f"127.0.0.1:{closed_port}",
-    )
+    process, proc = _stand_in_server(tmp_path, closed_port)
     try:
         with pytest.raises(ServiceError) as raised:
             wait_until_healthy(process, proc, lambda: False, timeout_s=1, what="The server")
