@@ -92,15 +92,22 @@ class ManagedProcess:
         return proc
 
     def stop(self, timeout_s: float = 30.0) -> bool:
-        """SIGTERM the process group we started, SIGKILL what is left after the timeout."""
+        """SIGTERM (then SIGCONT) the process group we started, SIGKILL what is left after the
+        timeout."""
         proc = self.running_process()
         if proc is None:
             return False
         family = [proc, *proc.children(recursive=True)]
         try:
             os.killpg(proc.pid, signal.SIGTERM)
+            # A stopped process (Ctrl-Z, `kill -STOP`, a paused container) keeps SIGTERM pending
+            # until it runs again: resume it so it can shut down cleanly now, not be SIGKILLed
+            # after the timeout. SIGCONT to a running process does nothing.
+            os.killpg(proc.pid, signal.SIGCONT)
         except (ProcessLookupError, PermissionError):
             proc.terminate()
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.resume()
         _gone, alive = psutil.wait_procs(family, timeout=timeout_s)
         for leftover in alive:
             with contextlib.suppress(psutil.NoSuchProcess):
