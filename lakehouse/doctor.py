@@ -14,7 +14,8 @@ from lakehouse.settings import REPO_ROOT, Settings
 from lakehouse.supervisor import ServiceError, port_is_free, port_owner
 from spark_thrift import launcher
 
-# The versions the stack was verified with (docs/stack.md); a drift is reported, not fatal.
+# The versions the stack was verified with (pinned in pyproject.toml and constraints.txt); a
+# drift is reported, not fatal.
 PINNED = {
     "pyspark": "4.1.1",
     "delta-spark": "4.3.1",
