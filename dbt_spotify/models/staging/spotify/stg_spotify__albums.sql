@@ -20,7 +20,7 @@ select
     album.album_group as album_group,
     album.total_tracks as total_tracks,
     album.release_date as release_date_raw,
-    album.release_date_precision as release_date_precision,
+    lower(album.release_date_precision) as release_date_precision,
     {{ release_date_from_precision('album.release_date', 'album.release_date_precision') }}
         as release_date,
     {{ release_year_from_date('album.release_date') }} as release_year,
