@@ -34,6 +34,12 @@ USER_ENV = {"MONGO_ROOT_PASSWORD": "0123abcd"}
 # Variables the project containers get that are not project settings.
 THIRD_PARTY_ENV = {"PREFECT_API_URL", "PREFECT_HOME", "PREFECT_UI_API_URL",
                    "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK"}  # fmt: skip
+# Credentials .env may hold: the secret settings, and the password compose builds the URI from.
+CREDENTIALS = {
+    name.upper()
+    for name, field in Settings.model_fields.items()
+    if "SecretStr" in str(field.annotation)
+} | {"MONGO_ROOT_PASSWORD"}
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -110,7 +116,7 @@ def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
 
 
 def test_every_variable_of_a_project_container_is_a_setting(compose: dict[str, Any]) -> None:
-    known = {f.upper() for f in Settings.model_fields} | THIRD_PARTY_ENV
+    known = {f.upper() for f in Settings.model_fields} | THIRD_PARTY_ENV | CREDENTIALS
     for name, service in project_services(compose).items():
         unknown = set(container_env(service)) - known
         assert not unknown, f"{name}: {sorted(unknown)} are not settings (lakehouse/settings.py)"
@@ -120,13 +126,13 @@ def test_clients_reach_the_services_by_their_compose_names(compose: dict[str, An
     services = compose["services"]
     server = settings_in(services["spark-thrift"])
     assert thrift_is_local(server)  # `services run thrift` runs it, on the container's network
+    mongo = urlsplit(settings_in(services["pipeline"]).mongodb_url)
+    assert (mongo.hostname, mongo.port, mongo.password) == ("mongo", 27017, "0123abcd")
+    assert not settings_in(services["pipeline"]).mongodb_is_local
     for name in ("pipeline", "app", "prefect-server"):
         settings = settings_in(services[name])
         assert settings.lake_uri == "hdfs://namenode:8020/lake"
         assert settings.data_dir == Path("/var/lib/lakehouse")
-        mongo = urlsplit(settings.mongodb_url)
-        assert (mongo.hostname, mongo.port, mongo.password) == ("mongo", 27017, "0123abcd")
-        assert not settings.mongodb_is_local
         assert (settings.thrift_host, settings.thrift_port) == ("spark-thrift", server.thrift_port)
         assert not thrift_is_local(settings)  # checked by `lakehouse run`, never started there
         assert settings.dremio_flight_host in services
@@ -138,6 +144,20 @@ def test_clients_reach_the_services_by_their_compose_names(compose: dict[str, An
     assert urlsplit(settings_in(services["pipeline"]).mongodb_url).username == (
         mongo_env["MONGO_INITDB_ROOT_USERNAME"]
     )
+
+
+def test_only_the_pipeline_container_holds_credentials(compose: dict[str, Any]) -> None:
+    """env_file gives .env to every container: the ones that never talk to MongoDB or Spotify
+    must blank each credential, so a compromised app or Prefect server holds none."""
+    assert {"MONGODB_URI", "SPOTIFY_CLIENT_SECRET", "DREMIO_PASSWORD"} <= CREDENTIALS
+    for name, service in project_services(compose).items():
+        assert any(e["path"] == ".env" for e in service["env_file"]), name
+        env = container_env(service)
+        if name == "pipeline":
+            assert "0123abcd" in env["MONGODB_URI"]
+            continue
+        assert {key: env.get(key) for key in CREDENTIALS} == dict.fromkeys(CREDENTIALS, ""), name
+        assert "0123abcd" not in str(env), name
 
 
 def test_hdfs_configuration_matches_the_lake_root(compose: dict[str, Any]) -> None:
@@ -155,13 +175,14 @@ def test_hdfs_configuration_matches_the_lake_root(compose: dict[str, Any]) -> No
 
 def test_a_missing_password_stops_compose_with_the_fix(compose: dict[str, Any]) -> None:
     with pytest.raises(KeyError, match=r"MONGO_ROOT_PASSWORD: set MONGO_ROOT_PASSWORD in \.env"):
-        interpolate(compose["x-endpoints"]["MONGODB_URI"], {})
+        interpolate(compose["services"]["pipeline"]["environment"]["MONGODB_URI"], {})
 
 
 def test_no_secret_is_written_into_the_compose_file() -> None:
     text = COMPOSE_FILE.read_text()
     for match in re.finditer(r"(?im)^\s*[\w-]*(password|secret|token)[\w-]*:\s*(.+)$", text):
-        assert match[2].strip().startswith("${"), f"literal secret: {match[0].strip()}"
+        value = match[2].strip()  # from .env, or blanked (x-no-credentials)
+        assert value.startswith("${") or value == '""', f"literal secret: {match[0].strip()}"
     for uri in re.findall(r"mongodb(?:\+srv)?://\S+", text):
         credentials = uri.split("://", 1)[1].rsplit("@", 1)[0]
         assert "${MONGO_ROOT_PASSWORD" in credentials, uri
