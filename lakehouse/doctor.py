@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic import SecretStr
 
 from ingestion import ferretdb_server
 from lakehouse.services import Service, all_services, moved_message
-from lakehouse.settings import REPO_ROOT, Settings
+from lakehouse.settings import ENV_FILE, REPO_ROOT, Settings
 from lakehouse.supervisor import ServiceError, port_is_free, port_owner
 from spark_thrift import launcher
 
@@ -150,6 +155,36 @@ def check_spotify(settings: Settings) -> Check:
     return Check("spotify", True, "no credentials: the crawl uses the bundled emulator")
 
 
+def credentials_in(env_file: Path) -> list[str]:
+    """The credential variables `env_file` sets to a value: the secret settings, and the MongoDB
+    root password docker-compose builds its URI from."""
+    names = {
+        name.upper()
+        for name, field in Settings.model_fields.items()
+        if SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+    } | {"MONGO_ROOT_PASSWORD"}
+    values = dotenv_values(env_file)
+    return sorted(key for key, value in values.items() if key.upper() in names and value)
+
+
+def check_env_file(env_file: Path = ENV_FILE) -> Check:
+    """A .env holding credentials must be readable by its owner alone: `cp .env.example .env`
+    with the usual umask leaves it readable by every user of the machine."""
+    if not env_file.is_file():
+        return Check("env file", True, f"{env_file.name}: none (settings from the environment)")
+    mode = stat.S_IMODE(env_file.stat().st_mode)
+    credentials = credentials_in(env_file)
+    if not credentials or not mode & 0o077:
+        return Check("env file", True, f"{env_file} (mode {mode:o})")
+    return Check(
+        "env file",
+        False,
+        f"{env_file} holds {', '.join(credentials)} and is readable by other users (mode"
+        f" {mode:o})",
+        f"Make it private: chmod 600 {env_file}",
+    )
+
+
 def check_dbt_profile() -> Check:
     profile = REPO_ROOT / "dbt_spotify" / "profiles.yml"
     ok = profile.is_file()
@@ -167,6 +202,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_ferretdb(settings),
         *(check_service_address(service) for service in all_services(settings)),
         check_data_dir(settings),
+        check_env_file(),
         check_dbt_profile(),
         check_spotify(settings),
     ]
