@@ -6,6 +6,8 @@ Thrift Server, the records from the flow, the recommender from `lakehouse train`
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from deltalake import DeltaTable
 from markdown_text import rendered_text
@@ -55,7 +57,15 @@ def test_pages_on_the_published_gold(published, open_page):
 
     at = open_page("dashboards")
     assert not at.warning  # every analytics mart is published
-    assert len(at.get("vega_lite_chart")) >= 5
+    # Extended-mode data has genres, audio features, popularity and labels: every chart shows.
+    titles = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        titles.append(spec.get("title") or spec["layer"][0]["title"])
+    assert titles == [
+        "Tracks per genre", "Audio profile per genre", "Popularity vs danceability",
+        "Tracks released per year", "Sound of each year (average features)",
+        "Top artists by popularity", "Labels by albums in the catalogue"]
 
     at = open_page("pipeline_status")
     assert any("completed" in m for m in texts(at, "markdown"))

@@ -148,15 +148,21 @@ def test_crash_mid_export_then_rerun_leaves_no_duplicate_and_no_gap(
     settings = bronze_settings.model_copy(update={"bronze_chunk_rows": 40})
     mongo_db.tracks.insert_many(documents("tracks", 0, 100, BASE_TIME))
     export_all(settings, ["tracks"])
+    version_before = open_table(settings, "tracks").version()
     mongo_db.tracks.insert_many(documents("tracks", 100, 130, BASE_TIME + HOUR))
 
-    # The incremental run commits one chunk of 40 rows, then dies at its second commit.
+    # The incremental run commits one chunk (at most 40 rows read, of which only the new ones
+    # are written), then dies at its second commit.
     crash_on_commit(monkeypatch, failing_call=2)
     with pytest.raises(SimulatedCrash):
         export_all(settings, ["tracks"])
     after_crash = sum(ids(settings, "tracks").values())
-    assert 100 < after_crash < 230
+    assert 100 < after_crash <= 100 + settings.bronze_chunk_rows
     table = open_table(settings, "tracks")
+    assert table.version() == version_before + 1  # exactly the one commit that landed
+    new_ids = {d["_id"] for d in documents("tracks", 100, 130, BASE_TIME + HOUR)}
+    landed = [r for r in rows(settings, "tracks") if r["id"] in new_ids]
+    assert len(landed) == after_crash - 100  # the crashed run wrote new documents only
     # The partial commit did not move the watermark: it still covers only the first run.
     assert read_watermark(table) == (True, BASE_TIME + dt.timedelta(milliseconds=99))
     assert (

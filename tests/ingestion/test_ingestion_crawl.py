@@ -108,15 +108,26 @@ def test_runs_are_incremental_in_queue_order(crawl_settings, emulator, mongo_db)
     endpoint, seeds = emulator_endpoint(emulator), _seed_names(emulator, 5)
     first = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds,
                       artists_per_run=2)
-    assert first.artists_done == 2 and first.artists_pending >= 3
     done = [d["_id"] for d in mongo_db.crawl_artists.find({"status": "done"})]
     resolved = [mongo_db.crawl_seeds.find_one({"_id": s})["artist_id"] for s in seeds]
     assert sorted(done) == sorted(resolved[:2])  # seeds first, in file order
+    # Pending: the other seeds and every artist credited on the two done artists' releases.
+    cat = emulator.catalogue
+    credited = {a for artist in resolved[:2] for album_id, _group in cat.releases[artist]
+                for a in [*cat.albums[album_id].artist_ids,
+                          *(t for track_id in cat.albums[album_id].track_ids
+                            for t in cat.tracks[track_id].artist_ids)]}
+    queued = (set(resolved) | credited) - set(resolved[:2])
+    assert first.artists_done == 2 and first.artists_pending == len(queued)
+    assert {d["_id"] for d in mongo_db.crawl_artists.find({"status": "pending"})} == queued
     second = run_crawl(crawl_settings, endpoint=endpoint, db=mongo_db, seeds=seeds,
                        artists_per_run=1000)
-    # The second run takes everything left, including artists it discovers itself.
-    assert second.artists_done >= first.artists_pending and second.artists_pending == 0
-    assert mongo_db.crawl_artists.count_documents({"status": "done"}) == 2 + second.artists_done
+    # The second run takes everything left, including artists it discovers itself: every
+    # artist reachable from the seeds is done, each once.
+    reachable, _albums, _tracks = closure(cat, resolved)
+    assert second.artists_done == len(reachable) - 2 and second.artists_pending == 0
+    assert {d["_id"] for d in mongo_db.crawl_artists.find({"status": "done"})} == reachable
+    assert mongo_db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
 
 
 def test_development_mode_degrades_without_batch_endpoints_or_features(

@@ -15,6 +15,7 @@ from lakehouse.exclusive_lock import LakeBusy
 from lakehouse.settings import Settings
 from lakehouse.supervisor import free_port
 from quality import audit_log
+from quality.config import load_config
 from quality.publish import AUDIT_SCHEMA, audit_tables, publish_all, publish_order
 from quality.write_audit_publish import QualityGateFailed, audit_and_publish
 
@@ -55,6 +56,12 @@ def test_a_clean_audit_publishes_new_versions(built_lakehouse) -> None:
     outcome = audit_and_publish(settings, run_dbt=False)
 
     assert outcome.gate.passed
+    # Every expectation of every suite that ran was evaluated, none dropped on the way.
+    config = load_config()
+    skipped = {entry.split(" ")[0] for entry in outcome.gate.skipped}
+    suites = [*config.tables.items(), *config.checks.items()]
+    assert outcome.gate.evaluated == sum(
+        len(suite.expectations) for name, suite in suites if name not in skipped)
     assert outcome.gate.evaluated >= 40
     for name in GOLD:
         assert table(settings, "gold", name).version() == before[name] + 1
