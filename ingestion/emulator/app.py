@@ -457,10 +457,14 @@ def _token_cut(state: EmulatorState) -> Response | None:
 async def token(request: Request) -> Response:
     """OAuth client-credentials flow, as accounts.spotify.com/api/token answers it."""
     st = _state(request)
+    # The request is read whole before any answer, as a server does: a connection closed with
+    # part of the form still arriving is reset (RST), not ended, so an injected cut would reach
+    # the client as "connection reset" or "incomplete read" by chance.
+    body = await request.body()
     fault = _token_fault(st)
     if fault is not None:
         return fault
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
     if form.get("grant_type") != "client_credentials":
         st.stats.record("/api/token", 400)
         return _json({"error": "unsupported_grant_type",
