@@ -15,6 +15,8 @@ from dbt_fixtures import (
     sql,
 )
 
+from lakehouse.dbt_runner import target_dir
+
 pytestmark = pytest.mark.services
 
 
@@ -36,7 +38,11 @@ def test_first_build_passes_models_tests_and_unit_tests(catalogue_runs: Catalogu
         "album_release_date_precision_is_the_dates": "pass",
         "label_summary_counts_each_album_once": "pass",
     }
-    assert first.tests_passed >= 90
+    # Every data test the project declares ran and passed: none deselected or skipped.
+    manifest = json.loads((target_dir(catalogue_runs.settings) / "manifest.json").read_text())
+    data_tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert len(data_tests) >= 90 and len(manifest["unit_tests"]) == len(unit_tests)
+    assert first.tests_passed == len(data_tests) + len(unit_tests) and first.skipped == 0
 
 
 def test_entity_counts(catalogue_runs: CatalogueRuns) -> None:
