@@ -168,7 +168,8 @@ def _poll_faster(interval_s: float) -> None:
 
 
 def require_thrift(settings: Settings) -> None:
-    from spark_thrift.client import not_running_message, port_open
+    from lakehouse.supervisor import port_open
+    from spark_thrift.client import not_running_message
 
     if not port_open(settings.thrift_host, settings.thrift_port):
         raise ServiceError(not_running_message(settings))

@@ -174,17 +174,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def accepts_connections(address: str, timeout_s: float = 1.0) -> bool:
-    """Whether something accepts TCP connections at `address` ("host:port", IPv6 hosts bare or
-    in brackets); False for an address without a port (a recorded URI)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        return False
+def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on host:port."""
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
         return False
+
+
+def accepts_connections(address: str, timeout_s: float = 1.0) -> bool:
+    """port_open for a recorded address ("host:port", IPv6 hosts bare or in brackets); False for
+    an address without a port (a recorded URI)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return False
+    return port_open(host.strip("[]"), int(port), timeout_s)
 
 
 def wait_until_healthy(

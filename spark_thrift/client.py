@@ -7,13 +7,12 @@ has one JVM (the Thrift Server) in front of it. Parameters are bound by PyHive's
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from lakehouse.settings import Settings, get_settings
-from lakehouse.supervisor import ServiceError
+from lakehouse.supervisor import ServiceError, port_open
 
 
 def not_running_message(settings: Settings) -> str:
@@ -22,14 +21,6 @@ def not_running_message(settings: Settings) -> str:
         f"{settings.thrift_host}:{settings.thrift_port}. Start it with `lakehouse services up`"
         " (or point THRIFT_HOST/THRIFT_PORT at a running one)."
     )
-
-
-def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 # The TCP connect check (port_open) answers fast; a health probe then waits at most this long for
