@@ -108,6 +108,7 @@ def _thrift(settings: Settings) -> Service:
     def prepare() -> tuple[list[str], dict[str, str], Path]:
         java = launcher.check_java(settings)
         command = launcher.build_command(settings)
+        launcher.clear_leftover_session_folders(settings)
         return command, launcher.build_env(settings, java), launcher.spark_dir(settings)
 
     return Service(

@@ -112,6 +112,39 @@ def spark_dir(settings: Settings) -> Path:
     return settings.data_dir / "spark"
 
 
+def hive_dir(settings: Settings) -> Path:
+    """Where Hive keeps its per-session folders (resources, scratch, operation logs)."""
+    return spark_dir(settings) / "hive"
+
+
+# Hive's session folders default to java.io.tmpdir (/tmp/<session id>_resources, /tmp/<user>/...).
+# The server's own start-up session never deletes its resources folder, even on a clean stop, so
+# every start left an empty folder in /tmp. Inside DATA_DIR they are ours to clear.
+SESSION_RESOURCES = "${hive.session.id}_resources"  # Hive expands it per session
+
+
+def hive_conf(settings: Settings) -> dict[str, str]:
+    folder = hive_dir(settings)
+    return {
+        "spark.hadoop.hive.downloaded.resources.dir": str(folder / SESSION_RESOURCES),
+        "spark.hadoop.hive.exec.local.scratchdir": str(folder / "scratch"),
+        "spark.hadoop.hive.server2.logging.operation.log.location": str(folder / "operation_logs"),
+    }
+
+
+def clear_leftover_session_folders(settings: Settings) -> list[Path]:
+    """Remove the empty session folders earlier servers left; call only before a start (one
+    server per DATA_DIR: its Derby metastore admits one JVM). Returns what it removed."""
+    removed = []
+    for folder in sorted(hive_dir(settings).glob("*_resources")):
+        try:
+            folder.rmdir()  # only when empty: a folder holding files is not a leftover we know
+        except OSError:
+            continue
+        removed.append(folder)
+    return removed
+
+
 def java_option(name: str, value: str) -> str:
     """-Dname=value for spark.driver.extraJavaOptions, which Spark splits at spaces unless quoted
     (a DATA_DIR under "My Projects" would otherwise start `java ... Projects/...`)."""
@@ -145,6 +178,7 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": str(settings.spark_delta_snapshot_partitions),
     }
+    conf.update(hive_conf(settings))
     if settings.spark_ui_port:
         conf["spark.ui.port"] = str(settings.spark_ui_port)
     else:
