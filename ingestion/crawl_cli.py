@@ -134,7 +134,13 @@ def crawl(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Crawl Spotify into MongoDB (the emulator when no credentials are set), incrementally."""
-    from ingestion.crawl import CrawlBusy, SeedFileError, crawl_endpoint, run_crawl
+    from ingestion.crawl import (
+        CrawlBusy,
+        CrawlStoreError,
+        SeedFileError,
+        crawl_endpoint,
+        run_crawl,
+    )
     from ingestion.mongodb import check_uri, is_healthy
     from lakehouse.settings import get_settings
     from lakehouse.supervisor import ServiceError
@@ -160,7 +166,7 @@ def crawl(
                 partial(run_crawl, retry_given_up=retry_given_up), settings, endpoint, seeds,
                 artists_per_run, as_json
             )
-        except (SeedFileError, CrawlBusy) as exc:
+        except (SeedFileError, CrawlBusy, CrawlStoreError) as exc:
             raise _fail(str(exc)) from exc
     if as_json:
         print(json.dumps(summary.to_dict(), default=str))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from ingestion.crawl.api_client import ApiEndpoint, CrawlStopped, RequestFailed, SpotifyApi
 from ingestion.crawl.endpoints import crawl_endpoint, emulator_endpoint, spotify_endpoint
@@ -28,6 +29,7 @@ __all__ = [
     "ApiEndpoint",
     "CrawlBusy",
     "CrawlStopped",
+    "CrawlStoreError",
     "CrawlSummary",
     "Progress",
     "RequestFailed",
@@ -42,6 +44,24 @@ __all__ = [
 
 class CrawlBusy(LockHeld):
     """Another crawl holds the crawl lock; the message names it."""
+
+
+class CrawlStoreError(RuntimeError):
+    """MongoDB failed during a crawl (stopped, crashed, unreachable); the message says how to
+    resume."""
+
+
+def store_failed_message(settings: Settings, crawl_id: str, exc: PyMongoError) -> str:
+    # pymongo's server-selection message ends in a long topology description: keep its start.
+    cause = str(exc).splitlines()[0] if str(exc) else ""
+    if len(cause) > 200:
+        cause = cause[:200] + "..."
+    return (
+        f"MongoDB at {settings.mongodb_display} failed during crawl {crawl_id}"
+        f" ({type(exc).__name__}: {cause}). What the crawl stored before it failed is kept:"
+        " start MongoDB (`lakehouse services up --only ferretdb`) or fix MONGODB_URI, then crawl"
+        " again; it resumes with the artists still pending."
+    )
 
 
 def new_crawl_id() -> str:
@@ -91,6 +111,9 @@ def run_crawl(
         " Crawls share one queue in MongoDB; wait for it to finish, then run again."
     )):
         log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
-        return Crawler(api, db, settings, crawl_id, progress).run(
-            entries, per_run, retry_given_up=retry_given_up)
+        try:
+            return Crawler(api, db, settings, crawl_id, progress).run(
+                entries, per_run, retry_given_up=retry_given_up)
+        except PyMongoError as exc:
+            raise CrawlStoreError(store_failed_message(settings, crawl_id, exc)) from exc
 

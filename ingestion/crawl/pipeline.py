@@ -15,6 +15,7 @@ then on, and no longer keeps its artists failed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from ingestion.crawl.api_client import CrawlStopped, RequestFailed, SpotifyApi
 from ingestion.crawl.seeds import classify, match_artist
@@ -29,6 +31,8 @@ from ingestion.crawl.state import DONE, FAILED, NOT_FOUND, CrawlState
 from ingestion.crawl.store import DocumentStore
 from ingestion.crawl.summary import CrawlSummary
 from lakehouse.settings import Settings
+
+log = logging.getLogger(__name__)
 
 EXTENDED, DEVELOPMENT = "extended", "development"
 # Well-formed ids used to probe what the app may call (any id works: unknown ones give null).
@@ -141,8 +145,19 @@ class Crawler:
             status = "stopped"
         finally:
             self.writer.shutdown()
-            self._finish(started, status)
+            self._finish_recording(started, status)
         return self.summary
+
+    def _finish_recording(self, started: float, status: str) -> None:
+        try:
+            self._finish(started, status)
+        except PyMongoError:
+            if status != "failed":
+                raise
+            # MongoDB itself failed the run: the error on its way out says so; the record of
+            # this run stays "running" and the next crawl marks it interrupted.
+            log.info("crawl %s: MongoDB failed, so the end of the run is not recorded",
+                        self.summary.crawl_id)
 
     def _crawl_queue(self, artists_per_run: int) -> None:
         """Failed artists first (every run), then up to `artists_per_run` pending ones,
