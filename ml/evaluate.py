@@ -104,8 +104,18 @@ class GenreLookup:
 
 
 def _filtered(query: int, candidates: np.ndarray, song_key: np.ndarray, k: int) -> np.ndarray:
+    """The first k candidates as the product shows them: not the query or a version of it,
+    one version per song."""
     keep = (candidates != query) & (song_key[candidates] != song_key[query])
-    return candidates[keep][:k]
+    kept = candidates[keep]
+    _, first = np.unique(song_key[kept], return_index=True)
+    return kept[np.sort(first)][:k]
+
+
+def _candidates_needed(song_key: np.ndarray, k: int) -> int:
+    """Candidates to draw so that k distinct other songs remain in the worst case: every song
+    brings all its versions, and so does the query's."""
+    return (k + 1) * int(np.bincount(song_key).max())
 
 
 def _mean_precision(
@@ -145,10 +155,10 @@ def _seed_score(
     if not has_audio.any():
         return MethodScore("seed", METHODS["seed"], None, 0, "needs audio features")
     seed = SeedRecommender(table)
-    extra = int(np.bincount(song_key).max())  # room for the query's other versions
+    wanted = min(table.num_rows, _candidates_needed(song_key, k))
     neighbours = np.vstack([
         # 32 queries at a time: sklearn holds a float64 (32 x catalogue) distance block
-        seed.neighbours(queries[i : i + 32], k + extra)
+        seed.neighbours(queries[i : i + 32], wanted)
         for i in range(0, len(queries), 32)
     ])
     answers = dict(zip(queries.tolist(), neighbours, strict=True))
@@ -162,8 +172,7 @@ def _random_score(
     seed: int,
 ) -> MethodScore:
     rng = np.random.default_rng(seed + 7)
-    extra = int(np.bincount(song_key).max())
-    size = min(n_rows, k + extra)
+    size = min(n_rows, _candidates_needed(song_key, k))
 
     def answer(q: int) -> np.ndarray:
         return _filtered(q, rng.choice(n_rows, size=size, replace=False), song_key, k)

@@ -240,16 +240,25 @@ class Recommender:
         return factors
 
     def _filter(self, row: int, rows: np.ndarray, k: int, cap: int | None) -> list[int]:
-        ok = (rows != row) & (self.catalogue.song_key[rows] != self.catalogue.song_key[row])
+        """Positions of the first k candidates to show: not the query or a version of it, one
+        version per song (the best scored: a remaster and its original are one suggestion),
+        searchable, and at most `cap` per primary artist."""
+        song_key = self.catalogue.song_key
+        ok = (rows != row) & (song_key[rows] != song_key[row])
         ok &= self.searchable[rows]
         keep: list[int] = []
+        songs: set[int] = set()
         per_artist: dict[int, int] = {}
         for position in np.flatnonzero(ok):
+            song = int(song_key[rows[position]])
+            if song in songs:
+                continue
             if cap is not None:
                 artist = int(self.catalogue.artist_code[rows[position]])
                 if per_artist.get(artist, 0) >= cap:
                     continue
                 per_artist[artist] = per_artist.get(artist, 0) + 1
+            songs.add(song)
             keep.append(int(position))
             if len(keep) == k:
                 break

@@ -67,15 +67,34 @@ def test_query_track_and_other_versions_of_the_song_are_excluded(model):
     assert len(results) == 10
 
 
+def test_a_song_is_suggested_once_in_its_best_scored_version():
+    rows = [
+        track("q", "rock", artist="rock-a"),
+        track("hit-live", "rock", artist="rock-b", name="Hit (Live)", offset=0.01),
+        track("hit", "rock", artist="rock-b", name="Hit", offset=0.03),
+        track("hit-remaster", "rock", artist="rock-b", name="Hit - Remastered 2011",
+              offset=0.05),
+        track("other", "rock", artist="rock-c", offset=0.02),
+        track("far", "jazz", artist="jazz-a"),
+    ]
+    recommender = build_recommender(mart(rows))[0]
+    # Without the rule: hit-live, other, hit, hit-remaster, far (three suggestions of one song).
+    assert ids(recommender.recommend("q", k=5)) == ["hit-live", "other", "far"]
+    assert ids(recommender.recommend("q", k=2)) == ["hit-live", "other"]
+    # Asked from a version of it, no version of the song comes back at all.
+    assert ids(recommender.recommend("hit", k=5)) == ["other", "q", "far"]
+
+
 def test_cap_per_artist_diversifies(model):
     assert set(ids(model.recommend("p1", k=2))) == {"p2", "p3"}  # both by pop-a
     capped = model.recommend("p1", k=2, max_per_artist=1)
     assert set(ids(capped)) == {"p2", "p4"}  # one by pop-a, then pop-b's track
-    # r2 (rock-b) has 12 candidates by 7 other artists. Capped at one per artist, the k=4 results
-    # are the uncapped ranking with every artist's later tracks skipped, cut at 4.
+    # r2 (rock-b) has 12 candidates by 7 other artists, 10 songs (r1 has 3 versions). Capped at
+    # one per artist, the k=4 results are the uncapped ranking with every artist's later tracks
+    # skipped, cut at 4.
     artist_of = {row["track_id"]: row["primary_artist_id"] for row in catalogue()}
     ranking = ids(model.recommend("r2", k=12))
-    assert len(ranking) == 12
+    assert len(ranking) == 10
     first_per_artist: list[str] = []
     for track_id in ranking:
         if artist_of[track_id] not in {artist_of[t] for t in first_per_artist}:
