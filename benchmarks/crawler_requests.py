@@ -1,5 +1,6 @@
 """Benchmark: API requests per 1,000 tracks, this crawler vs the seed project's request pattern,
-plus the sustained request rate under the emulator's rate limit and data completeness.
+plus the sustained request rate under the emulator's rate limit, data completeness, and the
+rate the crawler reaches with no rate limit.
 
 Same emulator catalogue for both (EMULATOR seed 42, --artists, extended mode), every artist
 given by name. The seed pattern is: search, artist albums (one page, no paging), albums batch of
@@ -109,38 +110,17 @@ def completeness(db, cat) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--artists", type=int, default=200)
-    parser.add_argument("--rate-limit", type=int, default=150)
-    parser.add_argument("--window", type=float, default=30.0)
-    args = parser.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
-    from lakehouse.supervisor import free_port
-
-    os.environ.update({"DATA_DIR": str(tmp / "data"), "FERRETDB_PORT": str(free_port()),
-                       "MONGODB_URI": "", "MONGODB_DATABASE": "bench",
-                       "SPOTIFY_CLIENT_ID": "", "SPOTIFY_CLIENT_SECRET": ""})
+def crawl_standalone(settings, cat, names: list[str], artists: int, rate_limit: int,
+                     window: float) -> tuple:
+    """Our crawler against a `lakehouse emulator` process (rate_limit 0: none), into an empty
+    database: (summary, the emulator's request timeline, completeness)."""
     from ingestion.crawl import ApiEndpoint, run_crawl
-    from ingestion.emulator import generate_catalogue, running_emulator
     from ingestion.emulator.server import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
     from ingestion.mongodb import database
-    from lakehouse import services
-    from lakehouse.settings import get_settings
+    from lakehouse.supervisor import free_port
 
-    get_settings.cache_clear()
-    settings = get_settings().model_copy(update={"crawl_artists_per_run": 100_000})
-    cat = generate_catalogue(args.artists, settings.emulator_seed)
-    names = [a.name for a in cat.artists.values()]
-
-    with running_emulator(cat) as handle:
-        seed = seed_pattern(handle, names)
-
-    (ferret,) = services.select(settings, ["ferretdb"])
-    services.start(ferret)
     port = free_port()
-    emulator = start_emulator(args.artists, port, args.rate_limit, args.window)
+    emulator = start_emulator(artists, port, rate_limit, window)
     try:
         base = f"http://127.0.0.1:{port}"
         endpoint = ApiEndpoint(f"{base}/v1/", f"{base}/api/token", EMULATOR_CLIENT_ID,
@@ -155,6 +135,42 @@ def main() -> None:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+    return summary, timeline, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--artists", type=int, default=200)
+    parser.add_argument("--rate-limit", type=int, default=150)
+    parser.add_argument("--window", type=float, default=30.0)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
+    from lakehouse.supervisor import free_port
+
+    os.environ.update({"DATA_DIR": str(tmp / "data"), "FERRETDB_PORT": str(free_port()),
+                       "MONGODB_URI": "", "MONGODB_DATABASE": "bench",
+                       "SPOTIFY_CLIENT_ID": "", "SPOTIFY_CLIENT_SECRET": ""})
+    from ingestion.emulator import generate_catalogue, running_emulator
+    from lakehouse import services
+    from lakehouse.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings().model_copy(update={"crawl_artists_per_run": 100_000})
+    cat = generate_catalogue(args.artists, settings.emulator_seed)
+    names = [a.name for a in cat.artists.values()]
+
+    with running_emulator(cat) as handle:
+        seed = seed_pattern(handle, names)
+
+    (ferret,) = services.select(settings, ["ferretdb"])
+    services.start(ferret)
+    try:
+        summary, timeline, data = crawl_standalone(settings, cat, names, args.artists,
+                                                   args.rate_limit, args.window)
+        # The same crawl with no rate limit: what the client itself sustains.
+        free, _, free_data = crawl_standalone(settings, cat, names, args.artists, 0, args.window)
+    finally:
         services.stop(ferret)
 
     allowed = args.rate_limit / args.window
@@ -184,6 +200,13 @@ def main() -> None:
             "sustained_share_of_allowed": round(accepted / summary.elapsed_s / allowed, 3),
             **rate_efficiency(timeline, args.rate_limit, args.window),
         },
+        "unlimited": {
+            "requests": free.requests_total,
+            "elapsed_s": free.elapsed_s,
+            "requests_per_s": round(free.requests_total / free.elapsed_s, 1),
+            "stored_tracks": free_data["stored_tracks"],
+            "lost_tracks": free_data["lost_tracks"],
+        },
         "targets": {
             "at_most_one_third_of_seed_requests": ours_per_k <= seed_per_k / 3,
             "zero_lost_items": data["lost_tracks"] == data["lost_albums"] == 0
@@ -198,7 +221,7 @@ def main() -> None:
 
 
 def render_markdown(r: dict) -> str:
-    c, s, rate = r["crawler"], r["seed_pattern"], r["rate"]
+    c, s, rate, free = r["crawler"], r["seed_pattern"], r["rate"], r["unlimited"]
     cat = r["catalogue"]
     coverage = f"{s['track_coverage']:.1%} of catalogue"
     seed_k = s["requests_per_1000_tracks"]
@@ -229,6 +252,10 @@ requests; the crawler's first-to-last accepted request took {rate.get('accepted_
 {efficiency} of ideal.
 
 Requests by endpoint: {json.dumps(c['requests_by_endpoint'])}
+
+The same crawl against an emulator with no rate limit (a fresh database, the same FerretDB):
+{free['requests']} requests in {free['elapsed_s']:.1f} s = **{free['requests_per_s']} req/s**
+({free['stored_tracks']} tracks stored, {free['lost_tracks']} lost).
 
 Targets: {json.dumps(r['targets'])}
 """
