@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from ingestion.crawl.api_client import ApiEndpoint, CrawlStopped, RequestFailed, SpotifyApi
 from ingestion.crawl.endpoints import crawl_endpoint, emulator_endpoint, spotify_endpoint
@@ -47,20 +47,21 @@ class CrawlBusy(LockHeld):
 
 
 class CrawlStoreError(RuntimeError):
-    """MongoDB failed during a crawl (stopped, crashed, unreachable); the message says how to
-    resume."""
+    """MongoDB could not be reached during a crawl (stopped, crashed, network); the message says
+    how to resume. Other MongoDB errors (refused commands, bugs) propagate as they are."""
 
 
-def store_failed_message(settings: Settings, crawl_id: str, exc: PyMongoError) -> str:
+def store_failed_message(settings: Settings, crawl_id: str, exc: ConnectionFailure) -> str:
     # pymongo's server-selection message ends in a long topology description: keep its start.
-    cause = str(exc).splitlines()[0] if str(exc) else ""
-    if len(cause) > 200:
-        cause = cause[:200] + "..."
+    cause = str(exc).split(", Topology Description: ")[0]
+    if len(cause) > 240:
+        cause = cause[:240] + "..."
+    fix = ("start it (`lakehouse services up --only ferretdb`)" if settings.mongodb_is_local
+           else "check that the server in MONGODB_URI is up and reachable from here")
     return (
-        f"MongoDB at {settings.mongodb_display} failed during crawl {crawl_id}"
-        f" ({type(exc).__name__}: {cause}). What the crawl stored before it failed is kept:"
-        " start MongoDB (`lakehouse services up --only ferretdb`) or fix MONGODB_URI, then crawl"
-        " again; it resumes with the artists still pending."
+        f"MongoDB at {settings.mongodb_display} could not be reached during crawl {crawl_id}"
+        f" ({type(exc).__name__}: {cause}). What the crawl stored before is kept: {fix}, then"
+        " crawl again; it resumes with the artists still pending."
     )
 
 
@@ -114,6 +115,6 @@ def run_crawl(
         try:
             return Crawler(api, db, settings, crawl_id, progress).run(
                 entries, per_run, retry_given_up=retry_given_up)
-        except PyMongoError as exc:
+        except ConnectionFailure as exc:
             raise CrawlStoreError(store_failed_message(settings, crawl_id, exc)) from exc
 

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from ingestion.crawl.api_client import CrawlStopped, RequestFailed, SpotifyApi
 from ingestion.crawl.seeds import classify, match_artist
@@ -151,12 +151,12 @@ class Crawler:
     def _finish_recording(self, started: float, status: str) -> None:
         try:
             self._finish(started, status)
-        except PyMongoError:
+        except ConnectionFailure:
             if status != "failed":
                 raise
-            # MongoDB itself failed the run: the error on its way out says so; the record of
-            # this run stays "running" and the next crawl marks it interrupted.
-            log.info("crawl %s: MongoDB failed, so the end of the run is not recorded",
+            # MongoDB is gone, which is likely why the run failed: that error, on its way out,
+            # says so. This run's record stays "running"; the next crawl marks it interrupted.
+            log.warning("crawl %s: MongoDB failed, so the end of the run is not recorded",
                         self.summary.crawl_id)
 
     def _crawl_queue(self, artists_per_run: int) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from ingestion_crawl_checks import snapshot
+from pymongo.errors import ServerSelectionTimeoutError
 
-from ingestion.crawl import emulator_endpoint, run_crawl
+from ingestion.crawl import emulator_endpoint, run_crawl, store_failed_message
 from ingestion.mongodb import client
 from lakehouse import services
 from lakehouse.settings import REPO_ROOT, Settings
@@ -92,8 +93,10 @@ def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
         assert "Traceback" not in err
         message = " ".join(err.split())
         address = own_ferretdb.mongodb_display  # mongodb://127.0.0.1:<port>/
-        assert f"error: MongoDB at {address} failed during crawl crawl-" in message
-        assert "crawl again; it resumes with the artists still pending" in message
+        assert f"error: MongoDB at {address} could not be reached during crawl crawl-" in message
+        assert "start it (`lakehouse services up --only ferretdb`), then crawl again" in message
+        assert "it resumes with the artists still pending" in message
+        assert "Topology Description" not in message  # pymongo's long tail is cut
 
         emulator.config.faults.rate_slow = 0.0
         services.start(service)  # the same data folder: what was stored before the kill
@@ -111,3 +114,21 @@ def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
             assert statuses == ["completed", "interrupted"]
     finally:
         emulator.config.faults.rate_slow = 0.0
+
+
+def test_for_a_remote_server_the_advice_names_the_setting_and_never_the_password():
+    settings = Settings(
+        _env_file=None,
+        mongodb_uri="mongodb+srv://etl:s3cret-pw@cluster0.example.mongodb.net/?retryWrites=true",
+    )
+    cause = ServerSelectionTimeoutError(
+        "cluster0.example.mongodb.net:27017: timed out, Timeout: 5.0s, Topology Description:"
+        " <TopologyDescription id: 1, topology_type: Unknown, servers: []>"
+    )
+    message = store_failed_message(settings, "crawl-x", cause)
+    assert "s3cret-pw" not in message
+    redacted = "mongodb+srv://***@cluster0.example.mongodb.net/?***"
+    assert message.startswith(f"MongoDB at {redacted} could not be reached during crawl crawl-x")
+    assert "check that the server in MONGODB_URI is up and reachable from here" in message
+    assert "services up" not in message and "Topology Description" not in message
+    assert "(ServerSelectionTimeoutError: cluster0.example.mongodb.net:27017: timed out," in message
