@@ -80,6 +80,15 @@ def test_same_song_versions_are_not_counted_as_hits():
         assert scores(report)[method] == pytest.approx(2 / 6), method
 
 
+def test_baselines_draw_enough_candidates_for_k_distinct_songs():
+    from ml.evaluate import _candidates_needed
+
+    # Songs 0 and 1 have 3 versions each. Worst case for k=2: the query's 3 versions, then the
+    # 3 of another song (one kept), then one more song: 9 = (k + 1) * 3.
+    assert _candidates_needed(np.array([0, 0, 0, 1, 1, 1, 2, 3, 4]), k=2) == 9
+    assert _candidates_needed(np.arange(10), k=5) == 6  # unique songs: k + the query
+
+
 def test_genre_lookup_counts_shared_genres():
     table = mart([
         track("a", None, genres=["x", "y"]),

@@ -85,6 +85,19 @@ def test_a_song_is_suggested_once_in_its_best_scored_version():
     assert ids(recommender.recommend("hit", k=5)) == ["other", "q", "far"]
 
 
+def test_many_versions_of_one_song_widen_the_search_instead_of_filling_it():
+    # 70 versions of one song, all nearer the query than anything else: the first candidate
+    # pool (64) holds only them, one is kept, and the search must widen to find two more songs.
+    rows = [track("q", "rock", artist="rock-a")]
+    rows += [track(f"hit-{n}", "rock", artist="rock-b", name=f"Hit (Live {n})",
+                   offset=0.001 * n) for n in range(1, 71)]
+    rows += [track("next", "rock", artist="rock-c", offset=0.2),
+             track("far", "jazz", artist="jazz-a")]
+    recommender = build_recommender(mart(rows))[0]
+    found = ids(recommender.recommend("q", k=3))
+    assert found[0] == "hit-1" and set(found[1:]) == {"next", "far"}
+
+
 def test_cap_per_artist_diversifies(model):
     assert set(ids(model.recommend("p1", k=2))) == {"p2", "p3"}  # both by pop-a
     capped = model.recommend("p1", k=2, max_per_artist=1)
