@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=30.0)
     args = parser.parse_args()
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]  # a noisy machine shows here
     tmp = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
     from lakehouse.supervisor import free_port
 
@@ -178,6 +179,8 @@ def main() -> None:
     ours_per_k = 1000 * summary.requests_total / max(1, data["stored_tracks"])
     seed_per_k = 1000 * seed["requests"] / max(1, seed["tracks"])
     result = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_average_at_start": load_at_start,
         "catalogue": {"artists": args.artists, "albums": len(cat.albums),
                       "tracks": len(cat.tracks), "seed": settings.emulator_seed,
                       "mode": "extended"},
@@ -228,6 +231,8 @@ def render_markdown(r: dict) -> str:
     eff = rate.get("efficiency_vs_ideal_client")
     efficiency = "n/a" if eff is None else f"**{eff:.1%}**"
     return f"""# Crawler requests benchmark
+
+{r['measured_at']}, load average at start {r['load_average_at_start']} (2 cores).
 
 Emulator catalogue: {cat['artists']} artists, {cat['albums']} albums, {cat['tracks']} tracks
 (seed {cat['seed']}, {cat['mode']} mode); every artist given by name.

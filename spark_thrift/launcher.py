@@ -134,7 +134,12 @@ def hive_conf(settings: Settings) -> dict[str, str]:
 
 def clear_leftover_session_folders(settings: Settings) -> list[Path]:
     """Remove the empty session folders earlier servers left; call only before a start (one
-    server per DATA_DIR: its Derby metastore admits one JVM). Returns what it removed."""
+    server per DATA_DIR: its Derby metastore admits one JVM). Returns what it removed.
+
+    The one case it can touch a live server's folders: a foreground `services run thrift` (no
+    pid file) on this DATA_DIR while `services up` starts another on a different port, which
+    then fails on the Derby lock. Those folders are empty, and Hive only writes to them for
+    ADD JAR / ADD FILE, which this project never issues."""
     removed = []
     for folder in sorted(hive_dir(settings).glob("*_resources")):
         try:
