@@ -4,21 +4,26 @@ with exactly the data of a clean run."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ingestion_crawl_checks import snapshot
+from ingestion_crawl_checks import (
+    CLI_CRAWL,
+    assert_rerun_completes_as,
+    clean_reference,
+    cli_crawl_env,
+    seed_names,
+    snapshot,
+    wait_until_artists_done,
+)
 from pymongo.errors import ServerSelectionTimeoutError
 
-from ingestion.crawl import emulator_endpoint, run_crawl, store_failed_message
+from ingestion.crawl import store_failed_message
 from ingestion.mongodb import client
 from lakehouse import services
 from lakehouse.settings import REPO_ROOT, Settings
@@ -43,49 +48,23 @@ def _ferretdb_pid(settings: Settings) -> int:
     return running.pid
 
 
-def _crawl_env(emulator, settings: Settings, db_name: str, seed_file: Path) -> dict[str, str]:
-    return dict(
-        os.environ,
-        DATA_DIR=str(settings.data_dir),
-        FERRETDB_PORT=str(settings.ferretdb_port),
-        MONGODB_DATABASE=db_name,
-        SPOTIFY_CLIENT_ID=emulator.client_id,
-        SPOTIFY_CLIENT_SECRET=emulator.client_secret,
-        SPOTIFY_API_URL=emulator.api_url,
-        SPOTIFY_TOKEN_URL=emulator.token_url,
-        CRAWL_SEED_FILE=str(seed_file),
-        CRAWL_CHUNK_ARTISTS="2",
-        CRAWL_ARTISTS_PER_RUN="1000",
-        COLUMNS="400",
-    )
-
-
 def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
     crawl_settings, emulator, mongo_db, own_ferretdb, tmp_path
 ):
-    seeds = [a.name for a in list(emulator.catalogue.artists.values())[:4]]
-    reference_run = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
-                              seeds=seeds)
-    assert reference_run.completed and not reference_run.artists_failed
-    reference = snapshot(mongo_db)
-
+    seeds = seed_names(emulator)
+    reference = clean_reference(crawl_settings, emulator, mongo_db, seeds)
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("\n".join(seeds) + "\n", encoding="utf-8")
     name = f"t_{uuid.uuid4().hex[:10]}"
-    env = _crawl_env(emulator, own_ferretdb, name, seed_file)
-    command = [sys.executable, "-m", "lakehouse.cli", "crawl"]
+    env = cli_crawl_env(emulator, name, seed_file, DATA_DIR=str(own_ferretdb.data_dir),
+                        FERRETDB_PORT=str(own_ferretdb.ferretdb_port), COLUMNS="400")
     (service,) = services.select(own_ferretdb, ["ferretdb"])
     emulator.config.faults.rate_slow, emulator.config.faults.slow_s = 1.0, 0.03
     try:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(CLI_CRAWL, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         with client(own_ferretdb) as mongo:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                if mongo[name].crawl_artists.count_documents({"status": "done"}) >= 2:
-                    break
-                time.sleep(0.05)
-        assert proc.poll() is None, "the crawl finished before MongoDB could be killed"
+            wait_until_artists_done(mongo[name], proc)
         os.kill(_ferretdb_pid(own_ferretdb), signal.SIGKILL)
         _out, err = proc.communicate(timeout=120)
 
@@ -104,14 +83,7 @@ def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
             db = mongo[name]
             partial = snapshot(db)
             assert 0 < len(partial["tracks"]) < len(reference["tracks"])
-            rerun = subprocess.run([*command, "--json"], cwd=REPO_ROOT, env=env,
-                                   capture_output=True, text=True, timeout=300)
-            assert rerun.returncode == 0, rerun.stderr
-            summary = json.loads(rerun.stdout.strip().splitlines()[-1])
-            assert summary["stopped_reason"] is None and not summary["artists_failed"]
-            assert snapshot(db) == reference
-            statuses = sorted(r["status"] for r in db.crawl_runs.find({}))
-            assert statuses == ["completed", "interrupted"]
+            assert_rerun_completes_as(reference, db, env)
     finally:
         emulator.config.faults.rate_slow = 0.0
 

@@ -3,33 +3,28 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import requests
-from ingestion_crawl_checks import snapshot
+from ingestion_crawl_checks import (
+    CLI_CRAWL,
+    assert_rerun_completes_as,
+    clean_reference,
+    cli_crawl_env,
+    seed_names,
+    snapshot,
+    wait_until_artists_done,
+)
 
 from ingestion.crawl import emulator_endpoint, run_crawl
 from ingestion.crawl.api_client import ApiEndpoint, RequestFailed, SpotifyApi
 from ingestion.mongodb import client
 from lakehouse.settings import REPO_ROOT
-
-
-def _seed_names(handle, n: int = 4) -> list[str]:
-    return [a.name for a in list(handle.catalogue.artists.values())[:n]]
-
-
-def _clean_reference(crawl_settings, emulator, mongo_db, seeds):
-    summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
-                        seeds=seeds)
-    assert summary.completed and not summary.artists_failed
-    return snapshot(mongo_db)
 
 
 def _crawl_into_scratch(crawl_settings, emulator, ferretdb, seeds):
@@ -49,8 +44,8 @@ def _crawl_into_scratch(crawl_settings, emulator, ferretdb, seeds):
 def test_a_30_percent_429_and_5xx_storm_gives_the_same_data_as_a_clean_run(
     crawl_settings, emulator, mongo_db, ferretdb
 ):
-    seeds = _seed_names(emulator)
-    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    seeds = seed_names(emulator)
+    reference = clean_reference(crawl_settings, emulator, mongo_db, seeds)
     faults = emulator.config.faults
     faults.rate_429, faults.rate_5xx, faults.seed = 0.15, 0.15, 3
     try:
@@ -74,8 +69,8 @@ def test_connections_cut_mid_body_are_retried_and_give_the_same_data_as_a_clean_
     """20% of the answers drop their connection halfway through the body (requests raises
     ChunkedEncodingError, not ConnectionError): each is retried like a connection error and
     the run ends with the documents of a clean crawl."""
-    seeds = _seed_names(emulator)
-    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    seeds = seed_names(emulator)
+    reference = clean_reference(crawl_settings, emulator, mongo_db, seeds)
     faults = emulator.config.faults
     faults.rate_cut, faults.seed = 0.2, 5
     try:
@@ -124,43 +119,23 @@ def test_a_garbled_compressed_body_is_a_connection_error_within_the_retry_budget
     assert len(calls) == 3  # the first attempt and crawl_max_retries retries
 
 
-def _crawl_env(emulator, db_name: str, seed_file) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "SPOTIFY_CLIENT_ID": emulator.client_id,
-        "SPOTIFY_CLIENT_SECRET": emulator.client_secret,
-        "SPOTIFY_API_URL": emulator.api_url,
-        "SPOTIFY_TOKEN_URL": emulator.token_url,
-        "MONGODB_DATABASE": db_name,
-        "CRAWL_SEED_FILE": str(seed_file),
-        "CRAWL_CHUNK_ARTISTS": "2",
-        "CRAWL_ARTISTS_PER_RUN": "1000",
-    })
-    return env
-
-
 def test_kill_9_mid_crawl_then_rerun_gives_the_same_collections(
     crawl_settings, emulator, mongo_db, ferretdb, tmp_path
 ):
-    seeds = _seed_names(emulator)
-    reference = _clean_reference(crawl_settings, emulator, mongo_db, seeds)
+    seeds = seed_names(emulator)
+    reference = clean_reference(crawl_settings, emulator, mongo_db, seeds)
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("\n".join(seeds) + "\n", encoding="utf-8")
     name = f"t_{uuid.uuid4().hex[:10]}"
-    command = [sys.executable, "-m", "lakehouse.cli", "crawl", "--json"]
+    env = cli_crawl_env(emulator, name, seed_file)
     emulator.config.faults.rate_slow, emulator.config.faults.slow_s = 1.0, 0.03
     with client(ferretdb) as mongo:
         db = mongo[name]
         try:
-            proc = subprocess.Popen(command, cwd=REPO_ROOT, env=_crawl_env(emulator, name,
-                                    seed_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            deadline = time.monotonic() + 120
+            proc = subprocess.Popen([*CLI_CRAWL, "--json"], cwd=REPO_ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             # Kill once some artists are done and more are still to come.
-            while time.monotonic() < deadline and proc.poll() is None:
-                if db.crawl_artists.count_documents({"status": "done"}) >= 2:
-                    break
-                time.sleep(0.05)
-            assert proc.poll() is None, "the crawl finished before it could be killed"
+            wait_until_artists_done(db, proc)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
             assert proc.returncode == -signal.SIGKILL
@@ -169,14 +144,7 @@ def test_kill_9_mid_crawl_then_rerun_gives_the_same_collections(
             assert db.crawl_runs.find_one({})["status"] == "running"  # it never finished
 
             emulator.config.faults.rate_slow = 0.0
-            rerun = subprocess.run(command, cwd=REPO_ROOT, env=_crawl_env(emulator, name,
-                                   seed_file), capture_output=True, text=True, timeout=300)
-            assert rerun.returncode == 0, rerun.stderr
-            summary = json.loads(rerun.stdout.strip().splitlines()[-1])
-            assert summary["stopped_reason"] is None and not summary["artists_failed"]
-            assert snapshot(db) == reference
-            statuses = sorted(r["status"] for r in db.crawl_runs.find({}))
-            assert statuses == ["completed", "interrupted"]
+            assert_rerun_completes_as(reference, db, env)
             assert db.crawl_artists.count_documents({"status": {"$ne": "done"}}) == 0
         finally:
             emulator.config.faults.rate_slow = 0.0
