@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import exclusive_lock
+from lakehouse.dbt_connections import dbt_connections, stalled_message
 from lakehouse.settings import REPO_ROOT, Settings, get_settings
 from lakehouse.supervisor import ServiceError
 
@@ -142,37 +143,16 @@ def target_dir(settings: Settings) -> Path:
     return settings.data_dir / "dbt" / "target"
 
 
-def _poll_faster(interval_s: float) -> None:
-    """Make dbt-spark poll running statements every `interval_s` seconds.
-
-    dbt-spark waits `poll_interval` seconds between status polls of every statement, and its
-    profile accepts whole seconds only: at 1 s a statement that takes 0.3 s still costs 1 s, and
-    a build issues a few hundred statements. Each poll is one cheap Thrift call, so the runner
-    sets a sub-second interval on the connection wrapper (no-op if dbt-spark changes shape).
-    """
-    from dbt.adapters.spark import connections
-
-    wrapper = getattr(connections, "PyhiveConnectionWrapper", None)
-    if wrapper is None or getattr(wrapper, "_lakehouse_poll_s", None) == interval_s:
-        return
-    original_init = getattr(wrapper, "_lakehouse_original_init", wrapper.__init__)
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        if hasattr(self, "poll_interval"):
-            self.poll_interval = interval_s
-
-    wrapper._lakehouse_original_init = original_init
-    wrapper._lakehouse_poll_s = interval_s
-    wrapper.__init__ = init
-
-
 def require_thrift(settings: Settings) -> None:
-    from lakehouse.supervisor import port_open
-    from spark_thrift.client import not_running_message
+    """Raise ServiceError, with the fix, unless the Thrift Server answers `SELECT 1` in time.
 
-    if not port_open(settings.thrift_host, settings.thrift_port):
-        raise ServiceError(not_running_message(settings))
+    A closed port is not enough to check: a server that accepts connections but does not answer
+    (stuck, suspended) kept a build waiting for ever at its first statement."""
+    from spark_thrift.client import health_problem
+
+    problem = health_problem(settings)
+    if problem:
+        raise ServiceError(problem)
 
 
 def _event_callback(on_progress: Callable[[Progress], None]) -> Callable[[Any], None]:
@@ -239,31 +219,23 @@ def _invoke(
     if quiet:
         command.insert(0, "--quiet")
     callbacks = [_event_callback(on_progress)] if on_progress else []
-    _poll_faster(settings.dbt_poll_interval_s)
-    _no_query_cancelling()
     started = time.monotonic()
-    with _patched_environ(dbt_environment(settings, gold_schema=gold_schema)):
+    with (
+        dbt_connections(settings) as connections,
+        _patched_environ(dbt_environment(settings, gold_schema=gold_schema)),
+    ):
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
     seconds = time.monotonic() - started
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbt caught the Ctrl-C and stopped after its running statements; the caller must stop
         # too, not go on as after a failed build.
         raise outcome.exception
+    if connections.stalled.is_set():
+        # Every node after the stall failed at once with the same cause: one error says it.
+        raise ServiceError(stalled_message(settings))
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
     return outcome, seconds
-
-
-def _no_query_cancelling() -> None:
-    """On Ctrl-C dbt cancels the running statements, and dbt-spark sends each CancelOperation on
-    the Thrift connection its worker thread is reading at that moment. Thrift transports are
-    not thread-safe: the reply can go to the worker, and then dbt waits for it forever, holding
-    the lock the workers need (seen in a test: the main thread in recv_CancelOperation, every
-    worker in get_thread_connection). Declared not cancellable, dbt instead lets the running
-    statements finish, starts no new node, and stops."""
-    from dbt.adapters.spark.impl import SparkAdapter
-
-    SparkAdapter.is_cancelable = classmethod(lambda cls: False)  # type: ignore[method-assign]
 
 
 def run_dbt(

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     # --- Spark Thrift Server ----------------------------------------------------------------------
     thrift_host: str = "127.0.0.1"
     thrift_port: int = 10000
+    thrift_stall_timeout_s: float = Field(
+        300.0,
+        description="How long dbt waits for any one answer of the Thrift Server before it calls"
+        " the server stuck and stops the build. dbt runs statements asynchronously and polls"
+        " them, so a long model does not make one answer long; but the server holds each status"
+        " poll up to 5 s (hive.server2.long.polling.timeout), hence at least 10"
+        " (lakehouse/dbt_connections.py)",
+        ge=10,
+    )
     spark_master: str = Field(
         "local[2]", description="local[N], spark://host:port, yarn, k8s://..."
     )

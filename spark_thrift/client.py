@@ -48,7 +48,9 @@ def not_answering_message(settings: Settings, timeout_s: float) -> str:
     )
 
 
-def _transport(host: str, port: int, timeout_s: float | None) -> Any:
+def plain_transport(
+    host: str, port: int, timeout_s: float | None, username: str = USERNAME
+) -> Any:
     """The transport `hive.connect(host, port, username)` would build (SASL PLAIN on a TSocket),
     with a socket timeout for every connect, read and write; None waits without limit."""
     import thrift_sasl
@@ -60,13 +62,14 @@ def _transport(host: str, port: int, timeout_s: float | None) -> Any:
 
     def sasl_client() -> Any:
         return get_installed_sasl(
-            host=host, sasl_auth="PLAIN", username=USERNAME, password=_PLAIN_PASSWORD
+            host=host, sasl_auth="PLAIN", username=username, password=_PLAIN_PASSWORD
         )
 
     return thrift_sasl.TSaslClientTransport(sasl_client, "PLAIN", sock)
 
 
-def _timed_out(exc: BaseException) -> bool:
+def timed_out(exc: BaseException) -> bool:
+    """Whether a Thrift call ended because its socket timeout passed."""
     from thrift.transport.TTransport import TTransportException
 
     return isinstance(exc, TTransportException) and exc.type == TTransportException.TIMED_OUT
@@ -88,12 +91,12 @@ def connect(
 
     try:
         conn = hive.connect(
-            thrift_transport=_transport(settings.thrift_host, settings.thrift_port, timeout_s),
+            thrift_transport=plain_transport(settings.thrift_host, settings.thrift_port, timeout_s),
             username=USERNAME,
             database=database,
         )
     except Exception as exc:  # thrift raises transport errors of several types
-        if timeout_s is not None and _timed_out(exc):
+        if timeout_s is not None and timed_out(exc):
             raise ServiceError(not_answering_message(settings, timeout_s)) from exc
         raise ServiceError(f"{not_running_message(settings)} ({type(exc).__name__})") from exc
     try:
@@ -128,7 +131,7 @@ def health_problem(settings: Settings | None = None, timeout_s: float = PROBE_TI
     except ServiceError as exc:
         return str(exc)
     except Exception as exc:  # a statement error, a dropped connection: any is "unhealthy"
-        if _timed_out(exc):  # answered the handshake, then stopped answering
+        if timed_out(exc):  # answered the handshake, then stopped answering
             return not_answering_message(settings, timeout_s)
         return f"`SELECT 1` failed on {settings.thrift_host}:{settings.thrift_port}: {exc!r}"
     return "" if rows == [(1,)] else f"`SELECT 1` returned {rows!r}"

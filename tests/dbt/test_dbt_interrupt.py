@@ -1,6 +1,6 @@
 """Ctrl-C during `lakehouse transform`: dbt lets its running statements finish and stops; the
 command says what is kept and exits 130. Sent once dbt runs a model, where dbt-spark's own
-cancelling could deadlock (lakehouse/dbt_runner.py, _no_query_cancelling)."""
+cancelling could deadlock (lakehouse/dbt_connections.py)."""
 
 from __future__ import annotations
 

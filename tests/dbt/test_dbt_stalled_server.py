@@ -1,0 +1,118 @@
+"""A Thrift Server that accepts connections but stops answering ends a dbt build with a clear
+error instead of holding it (and the lake and pipeline locks) for ever.
+
+The session's real Thrift Server is suspended with SIGSTOP, as Ctrl-Z or `docker compose pause`
+would, or as a JVM stuck in garbage collection looks from outside: the kernel still accepts
+connections, nothing answers. It is always resumed before the test ends. Without the probe in
+`require_thrift` and the stall timeout (lakehouse/dbt_connections.py) both builds below waited
+for ever; the pytest timeouts turn that into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dbt_catalogue as cat
+import pytest
+from dbt_fixtures import write_and_register
+from typer.testing import CliRunner
+
+from lakehouse import dbt_runner, services
+from lakehouse.cli import app
+from lakehouse.dbt_runner import Progress
+from lakehouse.settings import Settings
+from lakehouse.supervisor import ServiceError
+from spark_thrift.client import is_healthy, query
+
+pytestmark = pytest.mark.services
+
+
+def _thrift_pid(settings: Settings) -> int:
+    (service,) = services.select(settings, ["thrift"])
+    running = service.process.running_process()
+    assert running is not None, "the session's Thrift Server is not running"
+    return running.pid
+
+
+@contextmanager
+def resumed_at_exit(pid: int) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.timeout(300)
+def test_transform_refuses_a_suspended_server_at_once(thrift: Settings) -> None:
+    pid = _thrift_pid(thrift)
+    with resumed_at_exit(pid):
+        os.kill(pid, signal.SIGSTOP)
+        result = CliRunner().invoke(app, ["transform"])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert (
+        f"error: The Spark Thrift Server at 127.0.0.1:{thrift.thrift_port} accepts connections"
+        " but did not answer within 10 s: it is stuck or suspended"
+    ) in output
+    assert "Traceback" not in output
+    assert is_healthy(thrift), "the server did not answer again once resumed"
+
+
+@pytest.mark.timeout(600)
+def test_a_server_that_stops_answering_mid_build_stops_the_build(
+    thrift: Settings, tmp_path: Path
+) -> None:
+    # A lake of its own, in the default schemas (this module's metastore starts empty).
+    settings = thrift.model_copy(
+        update={"lake_root": str(tmp_path / "lake"), "thrift_stall_timeout_s": 20.0}
+    )
+    write_and_register(settings, cat.first_batch())
+    pid = _thrift_pid(settings)
+    finished: list[str] = []
+
+    def suspend_after_the_first_model(event: Progress) -> None:
+        if event.done and event.resource_type == "model" and event.status == "success":
+            if not finished:
+                os.kill(pid, signal.SIGSTOP)
+            finished.append(event.name)
+
+    with resumed_at_exit(pid), pytest.raises(ServiceError) as raised:
+        dbt_runner.build(
+            settings, register_sources=False, unit_tests=False,
+            on_progress=suspend_after_the_first_model,
+        )
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} stopped answering: no reply"
+        " within 20 s (THRIFT_STALL_TIMEOUT_S)."
+    )
+    assert "the models it finished are kept, the rest did not run" in message
+    # dbt's own record of the build: what ran before the stall succeeded, every node that failed
+    # failed for the stall, and most of the build never ran.
+    results = json.loads(
+        (dbt_runner.target_dir(settings) / "run_results.json").read_text(encoding="utf-8")
+    )["results"]
+    failed = [r for r in results if r["status"] in ("error", "fail")]
+    assert failed, "no node failed, so the server was never found stuck"
+    assert all("stopped answering (no reply within 20 s)" in (r["message"] or "") for r in failed)
+    succeeded = {r["unique_id"].split(".")[-1] for r in results if r["status"] == "success"}
+    assert finished[0] in succeeded
+    assert len(succeeded) < 23
+
+    # Resumed, the server answers, the model built before the stall is there, and the next
+    # build completes.
+    assert is_healthy(settings)
+    first = finished[0]
+    assert any(
+        query(f"SHOW TABLES IN {schema} LIKE %(name)s", {"name": first}, settings=settings)
+        for schema in ("silver", "gold")
+    )
+    summary = dbt_runner.build(settings, register_sources=False, unit_tests=False)
+    assert summary.success, [n for n in summary.nodes if n.status not in ("success", "pass")]
+    assert summary.models_passed == 23
