@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lakehouse.settings import Settings
-from spark_thrift.client import plain_transport, timed_out
+from spark_thrift.client import close_socket, plain_transport, timed_out
 
 
 class ThriftStalled(RuntimeError):
@@ -83,19 +83,6 @@ def dbt_connections(settings: Settings) -> Iterator[_Build]:
         yield _BUILD
     finally:
         _BUILD.settings = None
-
-
-def _socket_of(transport: Any) -> Any:
-    """The TSocket under a PyHive transport (SASL or buffered), or None."""
-    from thrift.transport.TSocket import TSocket
-
-    for _ in range(3):
-        if isinstance(transport, TSocket):
-            return transport
-        transport = getattr(transport, "_trans", None) or getattr(
-            transport, "_TBufferedTransport__trans", None
-        )
-    return None
 
 
 def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,13 +163,10 @@ def _patch_once() -> None:
             raise
 
     def close(self: Any) -> None:
-        if _BUILD.stalled.is_set():
-            # Closing the session politely would wait for the stuck server once more per
-            # connection: drop the socket instead (the server ends the session on its side).
-            sock = _socket_of(getattr(self.handle, "_transport", None))
-            if sock is not None:
-                sock.close()
-                return
+        # After a stall, closing the session politely would wait for the stuck server once more
+        # per connection: drop the socket instead (the server ends the session on its side).
+        if _BUILD.stalled.is_set() and close_socket(getattr(self.handle, "_transport", None)):
+            return
         original_close(self)
 
     wrapper.__init__ = init

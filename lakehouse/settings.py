@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     thrift_port: int = 10000
     thrift_stall_timeout_s: float = Field(
         300.0,
-        description="How long dbt waits for any one answer of the Thrift Server before it calls"
-        " the server stuck and stops the build. dbt runs statements asynchronously and polls"
-        " them, so a long model does not make one answer long; but the server holds each status"
+        description="How long a Thrift session (dbt's, bronze registration, publish) waits for"
+        " any one answer of the server before it calls the server stuck and stops. Statements"
+        " run asynchronously and are polled, so a long one does not make one answer long; but"
+        " the server holds each status"
         " poll up to 5 s (hive.server2.long.polling.timeout), hence at least 10"
         " (lakehouse/dbt_connections.py)",
         ge=10,

@@ -7,6 +7,8 @@ has one JVM (the Thrift Server) in front of it. Parameters are bound by PyHive's
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -38,10 +40,11 @@ USERNAME = "lakehouse"
 _PLAIN_PASSWORD = "x"  # noqa: S105 (not a secret: ignored by the server)
 
 
-def not_answering_message(settings: Settings, timeout_s: float) -> str:
+def not_answering_message(settings: Settings, timeout_s: float, setting: str = "") -> str:
+    within = f"{timeout_s:g} s ({setting})" if setting else f"{timeout_s:g} s"
     return (
         f"The Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port} accepts"
-        f" connections but did not answer within {timeout_s:g} s: it is stuck or suspended (a"
+        f" connections but did not answer within {within}: it is stuck or suspended (a"
         " JVM in a long garbage collection, a process stopped with Ctrl-Z, a paused container)."
         " Resume or restart it; the one `lakehouse services up` runs restarts with"
         " `lakehouse services down`, then `lakehouse services up`."
@@ -79,30 +82,93 @@ def timed_out(exc: BaseException) -> bool:
 def connect(
     settings: Settings | None = None, database: str = "default", timeout_s: float | None = None
 ) -> Iterator[Any]:
-    """A PyHive connection; a clear ServiceError when the server is not there.
+    """A PyHive connection; a clear ServiceError when the server is not there or stops answering.
 
-    `timeout_s` bounds each wait for the server, for the whole life of the connection: the
-    health probe sets it; sessions that run real statements (a long dbt model, a publish) leave
-    it None, since a statement may rightly take minutes."""
+    `timeout_s` bounds each wait for one answer of the server, for the whole life of the
+    connection: THRIFT_STALL_TIMEOUT_S by default, 10 s for the health probe. Its cursors run
+    each statement asynchronously and poll it, so a statement may rightly run for minutes while
+    every single answer stays short (the server holds a poll at most 5 s)."""
     settings = settings or get_settings()
+    limit = settings.thrift_stall_timeout_s if timeout_s is None else timeout_s
+    setting = "THRIFT_STALL_TIMEOUT_S" if timeout_s is None else ""
     if not port_open(settings.thrift_host, settings.thrift_port):
         raise ServiceError(not_running_message(settings))
     from pyhive import hive  # imported lazily: thrift/sasl imports are slow
 
     try:
         conn = hive.connect(
-            thrift_transport=plain_transport(settings.thrift_host, settings.thrift_port, timeout_s),
+            thrift_transport=plain_transport(settings.thrift_host, settings.thrift_port, limit),
             username=USERNAME,
             database=database,
         )
     except Exception as exc:  # thrift raises transport errors of several types
-        if timeout_s is not None and timed_out(exc):
-            raise ServiceError(not_answering_message(settings, timeout_s)) from exc
+        if timed_out(exc):
+            raise ServiceError(not_answering_message(settings, limit, setting)) from exc
         raise ServiceError(f"{not_running_message(settings)} ({type(exc).__name__})") from exc
+    polled = _polled_cursor_class()
+    conn.cursor = lambda *args, **kwargs: polled(conn, *args, **kwargs)
+    stalled = False
     try:
         yield conn
+    except Exception as exc:
+        if not timed_out(exc):
+            raise
+        stalled = True
+        raise ServiceError(not_answering_message(settings, limit, setting)) from exc
     finally:
-        conn.close()
+        # After a stall, closing the session politely would wait once more: drop the socket.
+        if not stalled or not close_socket(conn._transport):
+            conn.close()
+
+
+# Between polls of a running statement. The server itself holds each poll until the statement
+# ends or 5 s pass (hive.server2.long.polling.timeout), so this only matters without that.
+_POLL_S = 0.05
+
+
+@functools.cache
+def _polled_cursor_class() -> type:
+    from pyhive import hive
+    from pyhive.exc import OperationalError
+    from TCLIService.ttypes import TOperationState
+
+    pending = {
+        TOperationState.INITIALIZED_STATE,
+        TOperationState.PENDING_STATE,
+        TOperationState.RUNNING_STATE,
+    }
+
+    class PolledCursor(hive.Cursor):
+        """Runs each statement asynchronously and polls it (as dbt-spark does): every exchange
+        with the server stays short, so the socket timeout catches a stuck server and never a
+        long statement. A failed statement raises OperationalError, as a synchronous one does."""
+
+        def execute(self, operation: str, parameters: Any = None, **kwargs: Any) -> None:
+            super().execute(operation, parameters, async_=True)
+            status = self.poll(get_progress_update=False)
+            while status.operationState in pending:
+                time.sleep(_POLL_S)
+                status = self.poll(get_progress_update=False)
+            if status.operationState != TOperationState.FINISHED_STATE:
+                raise OperationalError(status)
+
+    return PolledCursor
+
+
+def close_socket(transport: Any) -> bool:
+    """Close the socket under a PyHive transport (SASL or buffered) without a word to the server:
+    after a timeout the server is not answering, and the session ends on its side. False when
+    no socket was found."""
+    from thrift.transport.TSocket import TSocket
+
+    for _ in range(3):
+        if isinstance(transport, TSocket):
+            transport.close()
+            return True
+        transport = getattr(transport, "_trans", None) or getattr(
+            transport, "_TBufferedTransport__trans", None
+        )
+    return False
 
 
 def query(
@@ -112,7 +178,7 @@ def query(
     timeout_s: float | None = None,
 ) -> list[tuple]:
     """Run one statement and return its rows ([] for statements without a result set).
-    `timeout_s` bounds each wait for the server (see `connect`); None, the default, does not."""
+    `timeout_s` bounds each wait for one answer (see `connect`)."""
     with connect(settings, timeout_s=timeout_s) as conn:
         cursor = conn.cursor()
         try:
@@ -128,11 +194,9 @@ def health_problem(settings: Settings | None = None, timeout_s: float = PROBE_TI
     settings = settings or get_settings()
     try:
         rows = query("SELECT 1", settings=settings, timeout_s=timeout_s)
-    except ServiceError as exc:
+    except ServiceError as exc:  # not running, or stopped answering (even after the handshake)
         return str(exc)
     except Exception as exc:  # a statement error, a dropped connection: any is "unhealthy"
-        if timed_out(exc):  # answered the handshake, then stopped answering
-            return not_answering_message(settings, timeout_s)
         return f"`SELECT 1` failed on {settings.thrift_host}:{settings.thrift_port}: {exc!r}"
     return "" if rows == [(1,)] else f"`SELECT 1` returned {rows!r}"
 

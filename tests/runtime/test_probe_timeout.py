@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,24 +59,21 @@ def test_the_probe_gives_up_on_a_server_that_never_answers(silent_settings: Sett
 
 
 @pytest.mark.timeout(60)
-def test_statements_keep_waiting_without_the_probe_timeout(
+def test_statements_wait_the_stall_timeout_not_the_probe_timeout(
     silent_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real statement may run for minutes: only the probe is bounded, not `query`."""
+    """Real sessions are bounded by THRIFT_STALL_TIMEOUT_S (their statements are polled, so a
+    long one never makes one answer long), not by the probe's short limit."""
     monkeypatch.setattr(client, "PROBE_TIMEOUT_S", 0.2)
-    outcome: list[BaseException | list[tuple]] = []
+    stalled = silent_settings.model_copy(update={"thrift_stall_timeout_s": 1.5})
 
-    def run() -> None:
-        try:
-            outcome.append(client.query("SELECT 1", settings=silent_settings))
-        except BaseException as exc:  # reported through `outcome`
-            outcome.append(exc)
+    with pytest.raises(ServiceError) as raised:
+        client.query("SELECT 1", settings=stalled)
 
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(timeout=1.5)
-    assert worker.is_alive(), f"query gave up on a silent server: {outcome}"
-    # The fixture's teardown closes the listener, which resets the connection: the thread ends.
+    assert str(raised.value).startswith(
+        f"The Spark Thrift Server at 127.0.0.1:{stalled.thrift_port} accepts connections but did"
+        " not answer within 1.5 s (THRIFT_STALL_TIMEOUT_S): it is stuck or suspended"
+    )
 
 
 @pytest.mark.timeout(60)

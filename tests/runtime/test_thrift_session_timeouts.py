@@ -1,0 +1,92 @@
+"""SQL sessions through spark_thrift/client.py (bronze registration, publish, the Thrift gold
+reader) on the real Thrift Server: a statement may run longer than THRIFT_STALL_TIMEOUT_S,
+because it is polled, while a server that stops answering mid-statement ends the call with a
+clear error instead of holding it (and the locks its caller holds) for ever.
+
+`reflect('java.lang.Thread', 'sleep', ...)` makes a statement that takes a known time without
+load on the 2 cores. The server is suspended with SIGSTOP (as Ctrl-Z, a paused container or a
+JVM stuck in garbage collection look from outside) and always resumed before the test ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from lakehouse import services
+from lakehouse.settings import Settings
+from lakehouse.supervisor import ServiceError
+from spark_thrift import client
+
+pytestmark = pytest.mark.services
+
+
+def _sleep_statement(seconds: int) -> str:
+    # A constant, not input: the statement's duration is the test's own parameter.
+    return f"SELECT reflect('java.lang.Thread', 'sleep', CAST({seconds * 1000} AS BIGINT))"
+
+
+def _thrift_pid(settings: Settings) -> int:
+    (service,) = services.select(settings, ["thrift"])
+    running = service.process.running_process()
+    assert running is not None, "the session's Thrift Server is not running"
+    return running.pid
+
+
+@pytest.mark.timeout(180)
+def test_a_statement_may_run_longer_than_the_stall_timeout(thrift: Settings) -> None:
+    # The server holds each poll up to 5 s, so 10 s (the setting's floor) is the tightest limit
+    # that real sessions meet; the statement runs 14 s.
+    settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
+
+    # Thread.sleep returns nothing, which reflect() renders as the string "null".
+    assert client.query(_sleep_statement(14), settings=settings) == [("null",)]
+
+
+class _PollWatch:
+    """Stands for the `time` module in spark_thrift.client, whose cursor sleeps only between
+    polls of a statement the server reported running: the first sleep says it runs."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        self.running.set()
+        time.sleep(seconds)
+
+
+@pytest.mark.timeout(240)
+def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
+    thrift: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
+    pid = _thrift_pid(settings)
+    watch = _PollWatch()
+    monkeypatch.setattr(client, "time", watch)
+    outcome: list[BaseException | list[tuple]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(client.query(_sleep_statement(60), settings=settings))
+        except BaseException as exc:  # reported through `outcome`
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    try:
+        worker.start()
+        assert watch.running.wait(timeout=60), f"the statement never ran: {outcome}"
+        os.kill(pid, signal.SIGSTOP)
+        worker.join(timeout=120)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert not worker.is_alive(), "the call kept waiting on the suspended server"
+    (error,) = outcome
+    assert isinstance(error, ServiceError), error
+    assert str(error).startswith(
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} accepts connections but did"
+        " not answer within 10 s (THRIFT_STALL_TIMEOUT_S): it is stuck or suspended"
+    )
+    assert client.is_healthy(settings), "the server did not answer again once resumed"
