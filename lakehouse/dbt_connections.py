@@ -25,7 +25,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from lakehouse.settings import Settings
-from spark_thrift.client import close_socket, plain_transport, timed_out
+from spark_thrift.client import (
+    close_socket,
+    is_stalled,
+    plain_transport,
+    timed_out,
+    use_guarded_cursors,
+)
 
 
 class ThriftStalled(RuntimeError):
@@ -66,7 +72,8 @@ class _Build:
 
     def stall(self) -> ThriftStalled:
         self.stalled.set()
-        assert self.settings is not None
+        if self.settings is None:  # dbt-spark used outside `dbt_connections`
+            return ThriftStalled("the Spark Thrift Server stopped answering")
         return ThriftStalled(_node_message(self.settings))
 
 
@@ -75,7 +82,8 @@ _BUILD = _Build()
 
 @contextmanager
 def dbt_connections(settings: Settings) -> Iterator[_Build]:
-    """Patch dbt-spark for one dbt command run with `settings`; yields its stall state."""
+    """Patch dbt-spark for one dbt command run with `settings`; yields its stall state, which
+    is cleared when the block ends (read it inside)."""
     _patch_once()
     _BUILD.settings = settings
     _BUILD.stalled.clear()
@@ -83,6 +91,7 @@ def dbt_connections(settings: Settings) -> Iterator[_Build]:
         yield _BUILD
     finally:
         _BUILD.settings = None
+        _BUILD.stalled.clear()
 
 
 def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
@@ -107,7 +116,7 @@ def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
             username=kwargs.get("username") or "lakehouse",
         )
         try:
-            return real_connect(
+            conn = real_connect(
                 thrift_transport=transport,
                 username=kwargs.get("username"),
                 configuration=kwargs.get("configuration"),
@@ -116,6 +125,8 @@ def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
             if timed_out(exc):
                 raise _BUILD.stall() from exc
             raise
+        use_guarded_cursors(conn, polled=False)  # dbt-spark polls its statements itself
+        return conn
 
     connect._lakehouse_real = real_connect  # type: ignore[attr-defined]
     return connect
@@ -140,7 +151,6 @@ def _patch_once() -> None:
         connections.hive = _HiveModule(_timed_connect(connections.hive.connect))
 
     original_init = wrapper.__init__
-    original_execute = wrapper._execute_with_polling
     original_close = wrapper.close
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -151,16 +161,22 @@ def _patch_once() -> None:
             # runs a few hundred statements. Each poll is one cheap Thrift call.
             self.poll_interval = _BUILD.settings.dbt_poll_interval_s
 
-    def execute_with_polling(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _BUILD.check()
-        try:
-            return original_execute(self, *args, **kwargs)
-        except Exception as exc:
-            # Raised as ThriftStalled, not as the transport error: dbt-spark would retry a lost
-            # connection on the same transport, whose late reply could answer the next request.
-            if timed_out(exc):
-                raise _BUILD.stall() from exc
-            raise
+    def stall_checked(original: Callable[..., Any]) -> Callable[..., Any]:
+        """Every call of the wrapper that talks to the server: refused once the build has
+        stalled, and a timeout (marked on the connection by its cursor) ends the build."""
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _BUILD.check()
+            try:
+                return original(self, *args, **kwargs)
+            except Exception as exc:
+                # Raised as ThriftStalled, not as the transport error: dbt-spark would retry a
+                # lost connection on the same transport.
+                if timed_out(exc) or is_stalled(self.handle):
+                    raise _BUILD.stall() from exc
+                raise
+
+        return call
 
     def close(self: Any) -> None:
         # After a stall, closing the session politely would wait for the stuck server once more
@@ -170,7 +186,9 @@ def _patch_once() -> None:
         original_close(self)
 
     wrapper.__init__ = init
-    wrapper._execute_with_polling = execute_with_polling
+    wrapper._execute_with_polling = stall_checked(wrapper._execute_with_polling)
+    wrapper.fetchall = stall_checked(wrapper.fetchall)
+    wrapper.description = property(stall_checked(wrapper.description.fget))
     wrapper.close = close
     wrapper._lakehouse_patched = True
 

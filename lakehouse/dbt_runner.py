@@ -225,12 +225,13 @@ def _invoke(
         _patched_environ(dbt_environment(settings, gold_schema=gold_schema)),
     ):
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
+        stalled = connections.stalled.is_set()
     seconds = time.monotonic() - started
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbt caught the Ctrl-C and stopped after its running statements; the caller must stop
         # too, not go on as after a failed build.
         raise outcome.exception
-    if connections.stalled.is_set():
+    if stalled:
         # Every node after the stall failed at once with the same cause: one error says it.
         raise ServiceError(stalled_message(settings))
     if outcome.exception is not None:

@@ -72,10 +72,33 @@ def plain_transport(
 
 
 def timed_out(exc: BaseException) -> bool:
-    """Whether a Thrift call ended because its socket timeout passed."""
+    """Whether a Thrift call ended because its socket timeout passed (a read reports it as
+    TIMED_OUT, a write as an "unexpected exception" wrapping the socket's TimeoutError)."""
     from thrift.transport.TTransport import TTransportException
 
-    return isinstance(exc, TTransportException) and exc.type == TTransportException.TIMED_OUT
+    return isinstance(exc, TTransportException) and (
+        exc.type == TTransportException.TIMED_OUT
+        or isinstance(getattr(exc, "inner", None), TimeoutError)
+    )
+
+
+def mark_stalled(conn: Any) -> None:
+    """Record that `conn`'s server stopped answering and drop its socket: a late reply would
+    otherwise answer the next request, and a polite close would wait for the server again."""
+    conn._lakehouse_stalled = True
+    close_socket(conn._transport)
+
+
+def is_stalled(conn: Any) -> bool:
+    return bool(getattr(conn, "_lakehouse_stalled", False))
+
+
+def use_guarded_cursors(conn: Any, *, polled: bool) -> None:
+    """Make `conn.cursor()` return cursors that mark the connection stalled on a timeout (and
+    then close without a word to the server); `polled` ones also run each statement
+    asynchronously and poll it."""
+    cursor_class = _cursor_class(polled)
+    conn.cursor = lambda *args, **kwargs: cursor_class(conn, *args, **kwargs)
 
 
 @contextmanager
@@ -105,19 +128,17 @@ def connect(
         if timed_out(exc):
             raise ServiceError(not_answering_message(settings, limit, setting)) from exc
         raise ServiceError(f"{not_running_message(settings)} ({type(exc).__name__})") from exc
-    polled = _polled_cursor_class()
-    conn.cursor = lambda *args, **kwargs: polled(conn, *args, **kwargs)
-    stalled = False
+    use_guarded_cursors(conn, polled=True)
     try:
         yield conn
     except Exception as exc:
-        if not timed_out(exc):
+        # A caller may have wrapped the timeout in an error of its own: the mark says it.
+        if not (timed_out(exc) or is_stalled(conn)):
             raise
-        stalled = True
+        mark_stalled(conn)
         raise ServiceError(not_answering_message(settings, limit, setting)) from exc
     finally:
-        # After a stall, closing the session politely would wait once more: drop the socket.
-        if not stalled or not close_socket(conn._transport):
+        if not is_stalled(conn):
             conn.close()
 
 
@@ -127,7 +148,7 @@ _POLL_S = 0.05
 
 
 @functools.cache
-def _polled_cursor_class() -> type:
+def _cursor_class(polled: bool) -> type:
     from pyhive import hive
     from pyhive.exc import OperationalError
     from TCLIService.ttypes import TOperationState
@@ -138,21 +159,54 @@ def _polled_cursor_class() -> type:
         TOperationState.RUNNING_STATE,
     }
 
-    class PolledCursor(hive.Cursor):
-        """Runs each statement asynchronously and polls it (as dbt-spark does): every exchange
-        with the server stays short, so the socket timeout catches a stuck server and never a
-        long statement. A failed statement raises OperationalError, as a synchronous one does."""
+    class GuardedCursor(hive.Cursor):
+        """A PyHive cursor whose every call to the server marks the connection stalled when it
+        times out. Polled: runs each statement asynchronously and polls it (as dbt-spark does),
+        so every answer stays short and the socket timeout catches a stuck server, never a long
+        statement; a failed statement raises OperationalError, as a synchronous one does."""
+
+        def _guarded(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:
+                if timed_out(exc):
+                    mark_stalled(self._connection)
+                raise
 
         def execute(self, operation: str, parameters: Any = None, **kwargs: Any) -> None:
-            super().execute(operation, parameters, async_=True)
-            status = self.poll(get_progress_update=False)
+            if not polled:
+                return self._guarded(super().execute, operation, parameters, **kwargs)
+            self._guarded(super().execute, operation, parameters, async_=True)
+            status = self._guarded(self.poll, get_progress_update=False)
             while status.operationState in pending:
                 time.sleep(_POLL_S)
-                status = self.poll(get_progress_update=False)
-            if status.operationState != TOperationState.FINISHED_STATE:
-                raise OperationalError(status)
+                status = self._guarded(self.poll, get_progress_update=False)
+            if status.operationState == TOperationState.FINISHED_STATE:
+                return None
+            state = TOperationState._VALUES_TO_NAMES.get(status.operationState, "UNKNOWN")
+            error = OperationalError(
+                status if status.errorMessage else f"the statement ended in state {state}"
+            )
+            try:  # as after a failed synchronous statement, no operation is left open
+                self.close()
+            except Exception:
+                if is_stalled(self._connection):
+                    raise
+            raise error
 
-    return PolledCursor
+        def _fetch_more(self) -> None:
+            self._guarded(super()._fetch_more)
+
+        @property
+        def description(self) -> Any:
+            return self._guarded(hive.Cursor.description.fget, self)
+
+        def close(self) -> None:
+            if is_stalled(self._connection):
+                self._operationHandle = None  # nothing to say to a server that does not answer
+            self._guarded(super().close)
+
+    return GuardedCursor
 
 
 def close_socket(transport: Any) -> bool:

@@ -115,3 +115,18 @@ def test_a_server_that_never_listened_keeps_the_plain_message(
     finally:
         process.stop(timeout_s=5)
     assert str(raised.value).startswith("The server did not answer within 1 s and was stopped.")
+
+
+def test_a_write_that_timed_out_counts_as_a_timeout() -> None:
+    """Thrift reports a read timeout as TIMED_OUT but a write timeout as an "unexpected
+    exception" wrapping the socket's TimeoutError; a refused connection is no timeout."""
+    from thrift.transport.TTransport import TTransportException
+
+    assert client.timed_out(TTransportException(TTransportException.TIMED_OUT, "read timeout"))
+    assert client.timed_out(
+        TTransportException(message="unexpected exception", inner=TimeoutError("timed out"))
+    )
+    assert not client.timed_out(
+        TTransportException(TTransportException.NOT_OPEN, "refused", inner=ConnectionRefusedError())
+    )
+    assert not client.timed_out(TimeoutError("not a Thrift error"))

@@ -58,19 +58,37 @@ class _PollWatch:
         time.sleep(seconds)
 
 
+def _query(settings: Settings, sql: str) -> None:
+    client.query(sql, settings=settings)
+
+
+def _wrapped_by_the_caller(settings: Settings, sql: str) -> None:
+    """A session that turns any failure into an error of its own (as ml/gold_reader.py does)
+    and closes its cursor in `finally`, as every caller does."""
+    with client.connect(settings) as conn:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql)
+        except Exception as exc:
+            raise RuntimeError("the caller's own error") from exc
+        finally:
+            cursor.close()
+
+
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("session", [_query, _wrapped_by_the_caller])
 def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
-    thrift: Settings, monkeypatch: pytest.MonkeyPatch
+    thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
 ) -> None:
     settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
     pid = _thrift_pid(settings)
     watch = _PollWatch()
     monkeypatch.setattr(client, "time", watch)
-    outcome: list[BaseException | list[tuple]] = []
+    outcome: list[BaseException] = []
 
     def run() -> None:
         try:
-            outcome.append(client.query(_sleep_statement(60), settings=settings))
+            session(settings, _sleep_statement(60))
         except BaseException as exc:  # reported through `outcome`
             outcome.append(exc)
 
@@ -90,3 +108,19 @@ def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
         " not answer within 10 s (THRIFT_STALL_TIMEOUT_S): it is stuck or suspended"
     )
     assert client.is_healthy(settings), "the server did not answer again once resumed"
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_statement_raises_sparks_error_and_the_session_goes_on(thrift: Settings) -> None:
+    from pyhive.exc import OperationalError
+
+    with client.connect(thrift) as conn:
+        cursor = conn.cursor()
+        try:
+            with pytest.raises(OperationalError) as raised:
+                cursor.execute("SELECT * FROM default.no_such_table_in_this_test")
+            assert "[TABLE_OR_VIEW_NOT_FOUND]" in str(raised.value)
+            cursor.execute("SELECT 1 + 1")
+            assert cursor.fetchall() == [(2,)]
+        finally:
+            cursor.close()
