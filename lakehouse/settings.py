@@ -221,6 +221,13 @@ class Settings(BaseSettings):
     dremio_gold_path: str = Field(
         "lake.gold", description="Dotted Dremio path of the folder holding the gold marts"
     )
+    dremio_flight_timeout_s: float = Field(
+        300.0,
+        description="Deadline of each Arrow Flight call to Dremio (sign-in, planning, the whole"
+        " read of a mart): a Dremio that accepts connections but does not answer fails the read"
+        " instead of hanging it. Raise it for marts that take longer to stream",
+        gt=0,
+    )
 
     # --- Streamlit app (app/) -----------------------------------------------------------------
     app_host: str = Field("127.0.0.1", description="Address `lakehouse app` binds to")

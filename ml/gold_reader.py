@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -210,16 +211,33 @@ class FlightGoldReader:
             )
         host, port = self.settings.dremio_flight_host, self.settings.dremio_flight_port
         dotted = ".".join(f'"{p}"' for p in [*self.path, _check_mart(mart)])
+        # Without a deadline a Dremio that accepts connections but does not answer (stuck,
+        # paused) held the read, and the pipeline's train stage, for ever.
+        deadline_s = self.settings.dremio_flight_timeout_s
+        started = time.monotonic()
         try:
             client = flight.FlightClient(f"grpc+tcp://{host}:{port}")
             token = client.authenticate_basic_token(
-                self.settings.dremio_user, self.settings.dremio_password.get_secret_value()
+                self.settings.dremio_user,
+                self.settings.dremio_password.get_secret_value(),
+                flight.FlightCallOptions(timeout=deadline_s),
             )
-            options = flight.FlightCallOptions(headers=[token])
+            options = flight.FlightCallOptions(headers=[token], timeout=deadline_s)
             descriptor = flight.FlightDescriptor.for_command(f"SELECT * FROM {dotted}")
             info = client.get_flight_info(descriptor, options)
             table = client.do_get(info.endpoints[0].ticket, options).read_all()
         except flight.FlightError as exc:
+            # gRPC reports a deadline passed during the sign-in handshake as "Could not finish
+            # writing before closing", not as a timeout: the clock tells them apart.
+            if isinstance(exc, flight.FlightTimedOutError) or (
+                time.monotonic() - started >= deadline_s
+            ):
+                raise GoldReadError(
+                    f"Dremio Arrow Flight at {host}:{port} did not answer within {deadline_s:g} s"
+                    f" (DREMIO_FLIGHT_TIMEOUT_S) reading {dotted}: Dremio is stuck, paused or"
+                    " overloaded. Check it (its web UI, its log) and restart it; raise"
+                    " DREMIO_FLIGHT_TIMEOUT_S if this mart rightly takes longer to stream."
+                ) from exc
             # FlightError text never contains the password; keep only its first line.
             raise GoldReadError(
                 f"Dremio Arrow Flight at {host}:{port} failed for {dotted}: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -66,6 +67,29 @@ def test_flight_reader_reports_an_unreachable_dremio_without_the_password(lake_s
         FlightGoldReader(settings).read()
     message = str(error.value)
     assert f"127.0.0.1:{port}" in message and "DREMIO_FLIGHT_HOST" in message
+    assert "s3cret-pw" not in message
+
+
+@pytest.mark.timeout(120)
+def test_flight_reader_gives_up_on_a_dremio_that_never_answers(lake_settings):
+    """A listening socket nobody accepts from: the kernel completes the TCP handshake and no
+    answer ever comes, as from a stuck or paused Dremio. Without a deadline the read (and the
+    pipeline's train stage) waited for ever; pytest's timeout turns that into a failure."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as silent:
+        port = silent.getsockname()[1]
+        settings = lake_settings.model_copy(update={
+            "dremio_user": "analyst",
+            "dremio_password": SecretStr("s3cret-pw"),
+            "dremio_flight_port": port,
+            "dremio_flight_timeout_s": 1.5,
+        })
+        with pytest.raises(GoldReadError) as error:
+            FlightGoldReader(settings).read()
+    message = str(error.value)
+    assert message.startswith(
+        f"Dremio Arrow Flight at 127.0.0.1:{port} did not answer within 1.5 s"
+        ' (DREMIO_FLIGHT_TIMEOUT_S) reading "lake"."gold"."mart_recommender_features"'
+    )
     assert "s3cret-pw" not in message
 
 
