@@ -26,6 +26,7 @@ from typing import Any
 
 from lakehouse.settings import Settings
 from spark_thrift.client import (
+    USERNAME,
     close_socket,
     is_stalled,
     plain_transport,
@@ -113,7 +114,7 @@ def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
         assert settings is not None
         transport = plain_transport(
             kwargs["host"], kwargs["port"], settings.thrift_stall_timeout_s,
-            username=kwargs.get("username") or "lakehouse",
+            username=kwargs.get("username") or USERNAME,
         )
         try:
             conn = real_connect(
@@ -128,7 +129,6 @@ def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
         use_guarded_cursors(conn, polled=False)  # dbt-spark polls its statements itself
         return conn
 
-    connect._lakehouse_real = real_connect  # type: ignore[attr-defined]
     return connect
 
 

@@ -1,5 +1,6 @@
 """CLI commands a test starts as a terminal runs a foreground job: in a process group of their
-own, so a test can send the group a Ctrl-C, and no process outlives the test."""
+own, so a test can send the group a Ctrl-C, and no process outlives the test. Also the process
+of a running service, for tests that kill or suspend it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def service_pid(settings, name: str) -> int:
+    """The pid of the running service `name` ("thrift", "ferretdb") of these settings."""
+    from lakehouse import services
+
+    (service,) = services.select(settings, [name])
+    running = service.process.running_process()
+    assert running is not None, f"{name} is not running"
+    return running.pid
+
+
+@contextmanager
+def resumed_at_exit(pid: int) -> Iterator[None]:
+    """Whatever happens in the block, a process it suspends (SIGSTOP) runs again after it."""
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
 
 # What dbt's own log (DATA_DIR/logs/dbt/dbt.log) says once it runs models, past its parse phase.
 DBT_RUNS_A_MODEL = b"Began running node model."

@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dbt_catalogue as cat
 import pytest
 from dbt_fixtures import write_and_register
+from process_support import resumed_at_exit, service_pid
 from typer.testing import CliRunner
 
-from lakehouse import dbt_runner, services
+from lakehouse import dbt_runner
 from lakehouse.cli import app
 from lakehouse.dbt_runner import Progress
 from lakehouse.settings import Settings
@@ -32,24 +31,9 @@ from spark_thrift.client import is_healthy, query
 pytestmark = pytest.mark.services
 
 
-def _thrift_pid(settings: Settings) -> int:
-    (service,) = services.select(settings, ["thrift"])
-    running = service.process.running_process()
-    assert running is not None, "the session's Thrift Server is not running"
-    return running.pid
-
-
-@contextmanager
-def resumed_at_exit(pid: int) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
 @pytest.mark.timeout(300)
 def test_transform_refuses_a_suspended_server_at_once(thrift: Settings) -> None:
-    pid = _thrift_pid(thrift)
+    pid = service_pid(thrift, "thrift")
     with resumed_at_exit(pid):
         os.kill(pid, signal.SIGSTOP)
         result = CliRunner().invoke(app, ["transform"])
@@ -72,7 +56,7 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
         update={"lake_root": str(tmp_path / "lake"), "thrift_stall_timeout_s": 20.0}
     )
     write_and_register(settings, cat.first_batch())
-    pid = _thrift_pid(settings)
+    pid = service_pid(settings, "thrift")
     finished: list[str] = []
 
     def suspend_after_the_first_model(event: Progress) -> None:

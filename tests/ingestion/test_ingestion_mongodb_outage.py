@@ -21,6 +21,7 @@ from ingestion_crawl_checks import (
     snapshot,
     wait_until_artists_done,
 )
+from process_support import service_pid
 from pymongo.errors import ServerSelectionTimeoutError
 
 from ingestion.crawl import store_failed_message
@@ -41,13 +42,6 @@ def own_ferretdb(ferretdb: Settings, tmp_path: Path) -> Iterator[Settings]:
     services.stop(service)
 
 
-def _ferretdb_pid(settings: Settings) -> int:
-    (service,) = services.select(settings, ["ferretdb"])
-    running = service.process.running_process()
-    assert running is not None
-    return running.pid
-
-
 def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
     crawl_settings, emulator, mongo_db, own_ferretdb, tmp_path
 ):
@@ -65,7 +59,7 @@ def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(
                                 stderr=subprocess.PIPE, text=True)
         with client(own_ferretdb) as mongo:
             wait_until_artists_done(mongo[name], proc)
-        os.kill(_ferretdb_pid(own_ferretdb), signal.SIGKILL)
+        os.kill(service_pid(own_ferretdb, "ferretdb"), signal.SIGKILL)
         _out, err = proc.communicate(timeout=120)
 
         assert proc.returncode == 1

@@ -15,8 +15,8 @@ import threading
 import time
 
 import pytest
+from process_support import resumed_at_exit, service_pid
 
-from lakehouse import services
 from lakehouse.settings import Settings
 from lakehouse.supervisor import ServiceError
 from spark_thrift import client
@@ -27,13 +27,6 @@ pytestmark = pytest.mark.services
 def _sleep_statement(seconds: int) -> str:
     # A constant, not input: the statement's duration is the test's own parameter.
     return f"SELECT reflect('java.lang.Thread', 'sleep', CAST({seconds * 1000} AS BIGINT))"
-
-
-def _thrift_pid(settings: Settings) -> int:
-    (service,) = services.select(settings, ["thrift"])
-    running = service.process.running_process()
-    assert running is not None, "the session's Thrift Server is not running"
-    return running.pid
 
 
 @pytest.mark.timeout(180)
@@ -81,7 +74,7 @@ def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
     thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
 ) -> None:
     settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
-    pid = _thrift_pid(settings)
+    pid = service_pid(settings, "thrift")
     watch = _PollWatch()
     monkeypatch.setattr(client, "time", watch)
     outcome: list[BaseException] = []
@@ -93,13 +86,11 @@ def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
             outcome.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
-    try:
+    with resumed_at_exit(pid):
         worker.start()
         assert watch.running.wait(timeout=60), f"the statement never ran: {outcome}"
         os.kill(pid, signal.SIGSTOP)
         worker.join(timeout=120)
-    finally:
-        os.kill(pid, signal.SIGCONT)
     assert not worker.is_alive(), "the call kept waiting on the suspended server"
     (error,) = outcome
     assert isinstance(error, ServiceError), error
