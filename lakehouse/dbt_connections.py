@@ -5,7 +5,10 @@ dbt-spark's Thrift connections are patched in three ways, each for a fault seen 
 - no query cancelling on Ctrl-C (cancelling could deadlock dbt's worker threads);
 - a stall timeout: PyHive's socket has no timeout, so a server that accepts connections but
   stops answering (a JVM stuck in garbage collection, a process stopped with Ctrl-Z, a paused
-  container) kept a build waiting for ever, holding the lake lock and the pipeline lock.
+  container) kept a build waiting for ever, holding the lake lock and the pipeline lock;
+- a server that goes away mid-build (crashed, killed) ends the build with one error that says
+  so: before, every node in flight failed with a bare transport error ("unexpected exception",
+  "TSocket read 0 bytes", "Could not connect to any of ...") and nothing said why.
 
 dbt-spark runs every statement asynchronously and polls it, so each exchange with the server is
 short however long the statement runs. The longest are the status polls, which the server holds
@@ -13,8 +16,8 @@ until the statement ends or 5 s pass (hive.server2.long.polling.timeout): during
 on 2 cores they took 0.55 s at the median and 5.02 s at most, every other call at most 0.21 s
 (142 sessions, 367 statements, 2026-12-07). A wait of THRIFT_STALL_TIMEOUT_S (default 300,
 at least 10) for one answer means the server has stopped answering, not that a model is slow.
-The first such wait ends the build: every later statement and connection of it fails at once,
-instead of each waiting in turn.
+The first such wait, or the first sign that the server is gone, ends the build: every later
+statement and connection of it fails at once, instead of each waiting or failing in turn.
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from typing import Any
 
 from lakehouse.settings import Settings
 from spark_thrift.client import (
+    GONE,
+    STALLED,
     USERNAME,
     close_socket,
-    is_stalled,
+    gone_message,
+    lost,
+    lost_cause,
     plain_transport,
-    timed_out,
     use_guarded_cursors,
 )
 
 
-class ThriftStalled(RuntimeError):
-    """The Thrift Server stopped answering during a dbt command; the message says what to do."""
+class ThriftLost(RuntimeError):
+    """The Thrift Server stopped answering or went away during a dbt command."""
 
 
 def stalled_message(settings: Settings) -> str:
@@ -51,31 +57,54 @@ def stalled_message(settings: Settings) -> str:
     )
 
 
-def _node_message(settings: Settings) -> str:
-    # Every node after the stall fails with this and dbt lists each: the full story (what is
-    # kept, what to do) is the command's own error, once.
-    return (
-        f"the Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port} stopped"
-        f" answering (no reply within {settings.thrift_stall_timeout_s:g} s): build stopped"
+def lost_message(settings: Settings, cause: str) -> str:
+    """The dbt command's error once the server was lost (STALLED or GONE)."""
+    if cause == STALLED:
+        return stalled_message(settings)
+    return gone_message(
+        settings, "dbt stopped: the models it finished are kept, the rest did not run. "
     )
 
 
+def _node_message(settings: Settings | None, cause: str) -> str:
+    # Every node after the loss fails with this and dbt lists each: the full story (what is
+    # kept, what to do) is the command's own error, once.
+    server = "the Spark Thrift Server"
+    if settings is not None:
+        server += f" at {settings.thrift_host}:{settings.thrift_port}"
+    if cause == GONE:
+        return f"{server} went away (connection closed, no new ones accepted): build stopped"
+    within = f" (no reply within {settings.thrift_stall_timeout_s:g} s)" if settings else ""
+    return f"{server} stopped answering{within}: build stopped"
+
+
 class _Build:
-    """The dbt command running in this process: its settings and whether the server stalled."""
+    """The dbt command running in this process: its settings and whether, and why, the server
+    was lost (STALLED or GONE; the first cause seen)."""
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
-        self.stalled = threading.Event()
+        self.cause = ""
+        self._lock = threading.Lock()
+
+    def reset(self, settings: Settings | None) -> None:
+        self.settings, self.cause = settings, ""
 
     def check(self) -> None:
-        if self.stalled.is_set() and self.settings is not None:
-            raise ThriftStalled(_node_message(self.settings))
+        if self.cause and self.settings is not None:
+            raise ThriftLost(_node_message(self.settings, self.cause))
 
-    def stall(self) -> ThriftStalled:
-        self.stalled.set()
+    def lose(self, cause: str) -> ThriftLost:
+        with self._lock:
+            self.cause = self.cause or cause
+        return ThriftLost(_node_message(self.settings, self.cause))
+
+    def cause_of(self, exc: BaseException, handle: Any = None) -> str:
+        """Why `exc` (raised talking to the server) means the server is lost, or ""."""
         if self.settings is None:  # dbt-spark used outside `dbt_connections`
-            return ThriftStalled("the Spark Thrift Server stopped answering")
-        return ThriftStalled(_node_message(self.settings))
+            return ""
+        address = (self.settings.thrift_host, self.settings.thrift_port)
+        return (lost(handle) if handle is not None else "") or lost_cause(exc, *address)
 
 
 _BUILD = _Build()
@@ -83,20 +112,19 @@ _BUILD = _Build()
 
 @contextmanager
 def dbt_connections(settings: Settings) -> Iterator[_Build]:
-    """Patch dbt-spark for one dbt command run with `settings`; yields its stall state, which
-    is cleared when the block ends (read it inside)."""
+    """Patch dbt-spark for one dbt command run with `settings`; yields its state (`cause`: why
+    the server was lost, if it was), which is cleared when the block ends (read it inside)."""
     _patch_once()
-    _BUILD.settings = settings
-    _BUILD.stalled.clear()
+    _BUILD.reset(settings)
     try:
         yield _BUILD
     finally:
-        _BUILD.settings = None
-        _BUILD.stalled.clear()
+        _BUILD.reset(None)
 
 
 def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
-    """`hive.connect` as dbt-spark calls it, with the stall timeout from the handshake on."""
+    """`hive.connect` as dbt-spark calls it, with the stall timeout from the handshake on; a
+    server lost by then ends the build."""
 
     def connect(*args: Any, **kwargs: Any) -> Any:
         _BUILD.check()
@@ -123,10 +151,12 @@ def _timed_connect(real_connect: Callable[..., Any]) -> Callable[..., Any]:
                 configuration=kwargs.get("configuration"),
             )
         except Exception as exc:  # thrift raises transport errors of several types
-            if timed_out(exc):
-                raise _BUILD.stall() from exc
+            cause = _BUILD.cause_of(exc)
+            if cause:
+                raise _BUILD.lose(cause) from exc
             raise
-        use_guarded_cursors(conn, polled=False)  # dbt-spark polls its statements itself
+        # dbt-spark polls its statements itself.
+        use_guarded_cursors(conn, (kwargs["host"], kwargs["port"]), polled=False)
         return conn
 
     return connect
@@ -161,34 +191,37 @@ def _patch_once() -> None:
             # runs a few hundred statements. Each poll is one cheap Thrift call.
             self.poll_interval = _BUILD.settings.dbt_poll_interval_s
 
-    def stall_checked(original: Callable[..., Any]) -> Callable[..., Any]:
-        """Every call of the wrapper that talks to the server: refused once the build has
-        stalled, and a timeout (marked on the connection by its cursor) ends the build."""
+    def loss_checked(original: Callable[..., Any]) -> Callable[..., Any]:
+        """Every call of the wrapper that talks to the server: refused once the server is lost,
+        and a timeout or a gone server (marked on the connection by its cursor, or seen here)
+        ends the build."""
 
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             _BUILD.check()
             try:
                 return original(self, *args, **kwargs)
             except Exception as exc:
-                # Raised as ThriftStalled, not as the transport error: dbt-spark would retry a
+                # Raised as ThriftLost, not as the transport error: dbt-spark would retry a
                 # lost connection on the same transport.
-                if timed_out(exc) or is_stalled(self.handle):
-                    raise _BUILD.stall() from exc
+                cause = _BUILD.cause_of(exc, self.handle)
+                if cause:
+                    raise _BUILD.lose(cause) from exc
                 raise
 
         return call
 
     def close(self: Any) -> None:
-        # After a stall, closing the session politely would wait for the stuck server once more
-        # per connection: drop the socket instead (the server ends the session on its side).
-        if _BUILD.stalled.is_set() and close_socket(getattr(self.handle, "_transport", None)):
+        # Once the server is lost, closing the session politely would wait for a stuck server
+        # once more per connection, or fail on a gone one: drop the socket instead (the server,
+        # if any, ends the session on its side).
+        if _BUILD.cause and close_socket(getattr(self.handle, "_transport", None)):
             return
         original_close(self)
 
     wrapper.__init__ = init
-    wrapper._execute_with_polling = stall_checked(wrapper._execute_with_polling)
-    wrapper.fetchall = stall_checked(wrapper.fetchall)
-    wrapper.description = property(stall_checked(wrapper.description.fget))
+    wrapper._execute_with_polling = loss_checked(wrapper._execute_with_polling)
+    wrapper.fetchall = loss_checked(wrapper.fetchall)
+    wrapper.description = property(loss_checked(wrapper.description.fget))
     wrapper.close = close
     wrapper._lakehouse_patched = True
 

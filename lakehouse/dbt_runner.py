@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import exclusive_lock
-from lakehouse.dbt_connections import dbt_connections, stalled_message
+from lakehouse.dbt_connections import dbt_connections, lost_message
 from lakehouse.settings import REPO_ROOT, Settings, get_settings
 from lakehouse.supervisor import ServiceError
 
@@ -225,15 +225,15 @@ def _invoke(
         _patched_environ(dbt_environment(settings, gold_schema=gold_schema)),
     ):
         outcome = dbtRunner(callbacks=callbacks).invoke(command)
-        stalled = connections.stalled.is_set()
+        lost = connections.cause
     seconds = time.monotonic() - started
     if isinstance(outcome.exception, KeyboardInterrupt):
         # dbt caught the Ctrl-C and stopped after its running statements; the caller must stop
         # too, not go on as after a failed build.
         raise outcome.exception
-    if stalled:
-        # Every node after the stall failed at once with the same cause: one error says it.
-        raise ServiceError(stalled_message(settings))
+    if lost:
+        # Every node after the loss failed at once with the same cause: one error says it.
+        raise ServiceError(lost_message(settings, lost))
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception
     return outcome, seconds

@@ -34,12 +34,27 @@ def _settings_ok() -> None:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How to start a service's process: `pass_fds` are descriptors it must inherit (a lock it
+    holds while it lives); the starter closes its own copies once the process has them."""
+
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    pass_fds: tuple[int, ...] = ()
+
+    def close_fds(self) -> None:
+        for fd in self.pass_fds:
+            os.close(fd)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     title: str
     host: str
     port: int
-    prepare: Callable[[], tuple[list[str], dict[str, str], Path]]  # command, env, cwd
+    prepare: Callable[[], Launch]
     probe: Callable[[], bool]
     start_timeout_s: float
     process: ManagedProcess
@@ -73,11 +88,16 @@ class ServiceState:
     detail: str = ""
 
 
+def log_file(settings: Settings, name: str) -> Path:
+    """Where the service `name` started by `services up` writes its output."""
+    return settings.log_dir / f"{name}.log"
+
+
 def _managed(settings: Settings, name: str) -> ManagedProcess:
     return ManagedProcess(
         name=name,
         pid_file=settings.run_dir / f"{name}.pid",
-        log_file=settings.log_dir / f"{name}.log",
+        log_file=log_file(settings, name),
     )
 
 
@@ -86,8 +106,8 @@ def _ferretdb(settings: Settings) -> Service:
     # Atlas TLS handshake after an SRV lookup) can take longer than a second.
     probe_timeout_ms = 1000 if settings.mongodb_is_local else 5000
 
-    def prepare() -> tuple[list[str], dict[str, str], Path]:
-        return ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir
+    def prepare() -> Launch:
+        return Launch(ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir)
 
     return Service(
         name="ferretdb",
@@ -105,11 +125,17 @@ def _ferretdb(settings: Settings) -> Service:
 
 
 def _thrift(settings: Settings) -> Service:
-    def prepare() -> tuple[list[str], dict[str, str], Path]:
+    def prepare() -> Launch:
         java = launcher.check_java(settings)
         command = launcher.build_command(settings)
-        launcher.clear_leftover_session_folders(settings)
-        return command, launcher.build_env(settings, java), launcher.spark_dir(settings)
+        env = launcher.build_env(settings, java)
+        claim = launcher.claim_data_dir(settings)  # held by the server while it lives
+        try:
+            launcher.clear_leftovers(settings)
+        except BaseException:
+            os.close(claim)
+            raise
+        return Launch(command, env, launcher.spark_dir(settings), pass_fds=(claim,))
 
     return Service(
         name="thrift",
@@ -200,8 +226,14 @@ def _start_unlocked(service: Service) -> str:
         )
         return f"{service.title}: healthy after {waited:.1f} s (pid {running.pid})"
     _check_port_free(service)
-    command, env, cwd = service.prepare()
-    proc = service.process.start(command, env=env, cwd=cwd, address=service.address)
+    launch = service.prepare()
+    try:
+        proc = service.process.start(
+            launch.command, env=launch.env, cwd=launch.cwd, address=service.address,
+            pass_fds=launch.pass_fds,
+        )
+    finally:
+        launch.close_fds()
     waited = wait_until_healthy(
         service.process, proc, service.probe, timeout_s=service.start_timeout_s, what=service.title
     )
@@ -245,10 +277,12 @@ def run_in_foreground(service: Service) -> NoReturn:
             f" there is nothing to run here. Unset {service.external_setting} to run it locally."
         )
     _check_port_free(service)
-    command, env, cwd = service.prepare()
-    cwd.mkdir(parents=True, exist_ok=True)
-    os.chdir(cwd)
-    os.execvpe(command[0], command, env)  # noqa: S606 (an argv list built from settings)
+    launch = service.prepare()
+    for fd in launch.pass_fds:
+        os.set_inheritable(fd, True)
+    launch.cwd.mkdir(parents=True, exist_ok=True)
+    os.chdir(launch.cwd)
+    os.execvpe(launch.command[0], launch.command, launch.env)  # noqa: S606 (argv from settings)
 
 
 # The pid file, not the current settings, says what this project started. A local server started

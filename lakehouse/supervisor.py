@@ -60,10 +60,17 @@ class ManagedProcess:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(
-        self, command: Sequence[str], *, env: Mapping[str, str], cwd: Path, address: str = ""
+        self,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        address: str = "",
+        pass_fds: Sequence[int] = (),
     ) -> psutil.Process:
         """Start the command in its own session and record it; `address` (host:port) is kept in
-        the record, so a later start with other settings can tell the server has moved."""
+        the record, so a later start with other settings can tell the server has moved.
+        `pass_fds` stay open in the process (see subprocess.Popen)."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         cwd.mkdir(parents=True, exist_ok=True)
@@ -80,6 +87,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         proc = psutil.Process(popen.pid)
         record = {

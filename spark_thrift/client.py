@@ -82,23 +82,67 @@ def timed_out(exc: BaseException) -> bool:
     )
 
 
-def mark_stalled(conn: Any) -> None:
-    """Record that `conn`'s server stopped answering and drop its socket: a late reply would
-    otherwise answer the next request, and a polite close would wait for the server again."""
-    conn._lakehouse_stalled = True
+# Why a connection to the server was lost (see `lost_cause`).
+STALLED = "stalled"  # it accepts connections but stopped answering: stuck or suspended
+GONE = "gone"  # it closed the connection and accepts no new ones: stopped or crashed
+
+
+def lost_cause(exc: BaseException, host: str, port: int) -> str:
+    """STALLED or GONE when a Thrift call failed because the server at host:port is lost, ""
+    for any other error (a failed statement, a refused login).
+
+    A connection reset or closed is GONE only when nothing accepts connections at the address
+    any more: a server that is still there (a proxy dropping an idle connection) is not."""
+    from thrift.transport.TTransport import TTransportException
+
+    if timed_out(exc):
+        return STALLED
+    if isinstance(exc, TTransportException) and not port_open(host, port):
+        return GONE
+    return ""
+
+
+def mark_lost(conn: Any, cause: str) -> None:
+    """Record why `conn`'s server is lost and drop its socket: a late reply would otherwise
+    answer the next request, and a polite close would wait for the server again."""
+    if not lost(conn):
+        conn._lakehouse_lost = cause
     close_socket(conn._transport)
 
 
-def is_stalled(conn: Any) -> bool:
-    return bool(getattr(conn, "_lakehouse_stalled", False))
+def lost(conn: Any) -> str:
+    """STALLED or GONE once `conn`'s server is lost (the first cause seen), else ""."""
+    return getattr(conn, "_lakehouse_lost", "")
 
 
-def use_guarded_cursors(conn: Any, *, polled: bool) -> None:
-    """Make `conn.cursor()` return cursors that mark the connection stalled on a timeout (and
-    then close without a word to the server); `polled` ones also run each statement
-    asynchronously and poll it."""
+def use_guarded_cursors(conn: Any, address: tuple[str, int], *, polled: bool) -> None:
+    """Make `conn.cursor()` return cursors that mark the connection lost when the server at
+    `address` stops answering or goes away (and then close without a word to it); `polled`
+    ones also run each statement asynchronously and poll it."""
     cursor_class = _cursor_class(polled)
+    conn._lakehouse_address = address
     conn.cursor = lambda *args, **kwargs: cursor_class(conn, *args, **kwargs)
+
+
+def server_log_hint(settings: Settings) -> str:
+    """Where to read why the server stopped: its log when `services up` runs it here."""
+    from lakehouse.services import log_file, thrift_is_local  # services imports this module
+
+    if thrift_is_local(settings):
+        return f"Look at its log ({log_file(settings, 'thrift')})"
+    return "Look at its log"
+
+
+def gone_message(settings: Settings, outcome: str = "") -> str:
+    """The server closed the connection and accepts no new ones; `outcome` says what that did
+    to the command (what is kept)."""
+    return (
+        f"The Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port} went away: it"
+        " closed the connection and accepts no new ones, so it stopped or crashed (out of"
+        " memory, killed, stopped from another terminal)."
+        f" {outcome}{server_log_hint(settings)}, start it again (`lakehouse services up`), then"
+        " run the command again."
+    )
 
 
 @contextmanager
@@ -128,18 +172,32 @@ def connect(
         if timed_out(exc):
             raise ServiceError(not_answering_message(settings, limit, setting)) from exc
         raise ServiceError(f"{not_running_message(settings)} ({type(exc).__name__})") from exc
-    use_guarded_cursors(conn, polled=True)
+    address = (settings.thrift_host, settings.thrift_port)
+    use_guarded_cursors(conn, address, polled=True)
     try:
         yield conn
     except Exception as exc:
-        # A caller may have wrapped the timeout in an error of its own: the mark says it.
-        if not (timed_out(exc) or is_stalled(conn)):
+        # A caller may have wrapped the transport error in one of its own: the mark says it.
+        cause = lost(conn) or lost_cause(exc, *address)
+        if not cause:
             raise
-        mark_stalled(conn)
+        mark_lost(conn, cause)
+        if cause == GONE:
+            raise ServiceError(gone_message(settings)) from exc
         raise ServiceError(not_answering_message(settings, limit, setting)) from exc
     finally:
-        if not is_stalled(conn):
-            conn.close()
+        if not lost(conn):
+            _close_session(conn, address)
+
+
+def _close_session(conn: Any, address: tuple[str, int]) -> None:
+    try:
+        conn.close()
+    except Exception as exc:
+        # The server was lost after the last statement, whose result was already read: the
+        # work is done, and the session ends with the server. The next call reports it.
+        if not lost_cause(exc, *address):
+            raise
 
 
 # Between polls of a running statement. The server itself holds each poll until the statement
@@ -160,17 +218,19 @@ def _cursor_class(polled: bool) -> type:
     }
 
     class GuardedCursor(hive.Cursor):
-        """A PyHive cursor whose every call to the server marks the connection stalled when it
-        times out. Polled: runs each statement asynchronously and polls it (as dbt-spark does),
-        so every answer stays short and the socket timeout catches a stuck server, never a long
-        statement; a failed statement raises OperationalError, as a synchronous one does."""
+        """A PyHive cursor whose every call to the server marks the connection lost when it
+        times out or the server went away. Polled: runs each statement asynchronously and polls
+        it (as dbt-spark does), so every answer stays short and the socket timeout catches a
+        stuck server, never a long statement; a failed statement raises OperationalError, as a
+        synchronous one does."""
 
         def _guarded(self, call: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return call(*args, **kwargs)
             except Exception as exc:
-                if timed_out(exc):
-                    mark_stalled(self._connection)
+                cause = lost_cause(exc, *self._connection._lakehouse_address)
+                if cause:
+                    mark_lost(self._connection, cause)
                 raise
 
         def execute(self, operation: str, parameters: Any = None, **kwargs: Any) -> None:
@@ -190,7 +250,7 @@ def _cursor_class(polled: bool) -> type:
             try:  # as after a failed synchronous statement, no operation is left open
                 self.close()
             except Exception:
-                if is_stalled(self._connection):
+                if lost(self._connection):
                     raise
             raise error
 
@@ -202,8 +262,8 @@ def _cursor_class(polled: bool) -> type:
             return self._guarded(hive.Cursor.description.fget, self)
 
         def close(self) -> None:
-            if is_stalled(self._connection):
-                self._operationHandle = None  # nothing to say to a server that does not answer
+            if lost(self._connection):
+                self._operationHandle = None  # nothing to say to a server that is lost
             self._guarded(super().close)
 
     return GuardedCursor
@@ -211,8 +271,8 @@ def _cursor_class(polled: bool) -> type:
 
 def close_socket(transport: Any) -> bool:
     """Close the socket under a PyHive transport (SASL or buffered) without a word to the server:
-    after a timeout the server is not answering, and the session ends on its side. False when
-    no socket was found."""
+    a lost server would not answer, and the session ends on its side. False when no socket was
+    found."""
     from thrift.transport.TSocket import TSocket
 
     for _ in range(3):

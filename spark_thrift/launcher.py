@@ -8,6 +8,7 @@ machine or the deployment (master, memory, ports, warehouse, metastore) comes fr
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import re
@@ -132,21 +133,51 @@ def hive_conf(settings: Settings) -> dict[str, str]:
     }
 
 
-def clear_leftover_session_folders(settings: Settings) -> list[Path]:
-    """Remove the empty session folders earlier servers left; call only before a start (one
-    server per DATA_DIR: its Derby metastore admits one JVM). Returns what it removed.
+def local_dir(settings: Settings) -> Path:
+    """Spark's scratch space (spark.local.dir): shuffle blocks and a copy of the jars."""
+    return spark_dir(settings) / "tmp"
 
-    The one case it can touch a live server's folders: a foreground `services run thrift` (no
-    pid file) on this DATA_DIR while `services up` starts another on a different port, which
-    then fails on the Derby lock. Those folders are empty, and Hive only writes to them for
-    ADD JAR / ADD FILE, which this project never issues."""
-    removed = []
-    for folder in sorted(hive_dir(settings).glob("*_resources")):
-        try:
-            folder.rmdir()  # only when empty: a folder holding files is not a leftover we know
-        except OSError:
-            continue
-        removed.append(folder)
+
+def server_lock_path(settings: Settings) -> Path:
+    return spark_dir(settings) / "thrift-server.lock"
+
+
+def claim_data_dir(settings: Settings) -> int:
+    """Lock DATA_DIR's Spark folder for a server about to start; returns the locked descriptor,
+    which the server process must inherit (`pass_fds`, or kept open across `exec`).
+
+    The server then holds the lock for as long as it lives, and the kernel releases it when the
+    server dies, however it dies (a crash, `kill -9`). So holding it means no live server uses
+    these folders, and what a server killed before its clean-up left there can go. The caller
+    closes its own copy once the server has started."""
+    path = server_lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ServiceError(
+            f"A Spark Thrift Server already runs on {spark_dir(settings)} (DATA_DIR), perhaps"
+            " under another port or in another terminal (`lakehouse services run thrift`); its"
+            " Derby metastore admits one server. Stop that one first, or set another DATA_DIR."
+        ) from None
+    return fd
+
+
+def clear_leftovers(settings: Settings) -> list[Path]:
+    """Remove what earlier servers left in DATA_DIR: Hive's per-session folders (the start-up
+    session's is never removed, even on a clean stop) and, after a server was killed before its
+    shutdown hooks ran, its operation logs and Spark's scratch space (shuffle files and a copy
+    of the jars, tens of MB per start). Call only while holding `claim_data_dir`, before the
+    server starts. Returns what it removed."""
+    folders = [hive_dir(settings), local_dir(settings)]
+    removed = [child for folder in folders if folder.is_dir() for child in folder.iterdir()]
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     return removed
 
 
@@ -176,7 +207,7 @@ def dynamic_conf(settings: Settings) -> dict[str, str]:
                 java_option("log4j2.configurationFile", LOG_CONFIG_FILE.as_uri()),
             ]
         ),
-        "spark.local.dir": str(work / "tmp"),
+        "spark.local.dir": str(local_dir(settings)),
         "spark.driver.host": settings.spark_driver_host,
         "spark.driver.bindAddress": settings.spark_driver_host,
         "spark.executor.memory": settings.spark_executor_memory,

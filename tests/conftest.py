@@ -99,6 +99,25 @@ def _run_service(settings: Settings, name: str) -> Iterator[Settings]:
     assert port_is_free(service.host, service.port), f"{name} still holds port {service.port}"
 
 
+def _own_service(session: Settings, name: str, folder: Path) -> Iterator[Settings]:
+    """A service of one test's own, with its own DATA_DIR and port, for tests that kill it (the
+    session's is shared: it must stay up). A test may start it again; it is stopped after."""
+    port = {"ferretdb": "ferretdb_port", "thrift": "thrift_port"}[name]
+    own = session.model_copy(update={"data_dir": folder / "data", port: free_port()})
+    yield from _run_service(own, name)
+
+
+@pytest.fixture
+def own_ferretdb(ferretdb: Settings, tmp_path: Path) -> Iterator[Settings]:
+    yield from _own_service(ferretdb, "ferretdb", tmp_path)
+
+
+@pytest.fixture
+def own_thrift(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A Thrift Server of the test's own (lake and metastore in its DATA_DIR); ~15 s to start."""
+    yield from _own_service(settings, "thrift", tmp_path)
+
+
 @pytest.fixture(scope="session")
 def ferretdb(settings: Settings) -> Iterator[Settings]:
     """The local FerretDB, started once for the session."""

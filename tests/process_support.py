@@ -24,6 +24,18 @@ def service_pid(settings, name: str) -> int:
     return running.pid
 
 
+def open_files(pid: int | str) -> set[Path]:
+    """The files process `pid` ("self" for this one) has open now (fds closed meanwhile are
+    skipped: a JVM opens and closes them all the time)."""
+    files = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            files.add(fd.readlink())
+        except FileNotFoundError:
+            continue
+    return files
+
+
 @contextmanager
 def resumed_at_exit(pid: int) -> Iterator[None]:
     """Whatever happens in the block, a process it suspends (SIGSTOP) runs again after it."""

@@ -8,10 +8,7 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from ingestion_crawl_checks import (
     CLI_CRAWL,
     assert_rerun_completes_as,
@@ -28,18 +25,6 @@ from ingestion.crawl import store_failed_message
 from ingestion.mongodb import client
 from lakehouse import services
 from lakehouse.settings import REPO_ROOT, Settings
-from lakehouse.supervisor import free_port
-
-
-@pytest.fixture
-def own_ferretdb(ferretdb: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A FerretDB of this test's own (the session's is shared: it must not be killed)."""
-    settings = ferretdb.model_copy(update={
-        "data_dir": tmp_path / "data", "ferretdb_port": free_port()})
-    (service,) = services.select(settings, ["ferretdb"])
-    services.start(service)
-    yield settings
-    services.stop(service)
 
 
 def test_mongodb_killed_mid_crawl_fails_clearly_and_the_next_crawl_completes(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from process_support import ctrl_c, killed_after
+from process_support import ctrl_c, killed_after, open_files
 
 from lakehouse.settings import Settings
 from lakehouse.supervisor import free_port, port_is_free
@@ -256,6 +256,45 @@ def test_run_execs_ferretdb_in_the_foreground_until_signalled(
             server.wait(timeout=10)
         assert server.stdout is not None
         server.stdout.close()
+
+
+@pytest.mark.timeout(300)
+def test_run_thrift_holds_its_data_dir_so_a_second_server_on_it_is_refused(
+    private_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The lock on DATA_DIR's Spark folder survives `services run`'s exec into spark-submit and
+    the JVM: while that server lives, no start on the same DATA_DIR clears its folders or
+    starts a second server on the Derby metastore."""
+    from spark_thrift import client, launcher
+
+    settings = Settings(_env_file=None, data_dir=Path(private_env["DATA_DIR"]),
+                        thrift_port=int(private_env["THRIFT_PORT"]))
+    output = (tmp_path / "run-thrift.log").open("wb")  # Spark is chatty: no pipe to fill
+    server = subprocess.Popen([CLI, "services", "run", "thrift"],
+                              env={**os.environ, **private_env}, stdout=output,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    with killed_after(server), output:
+        deadline = time.monotonic() + 180
+        while not client.is_healthy(settings) and time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "run-thrift.log").read_text()
+            time.sleep(1)
+        assert client.is_healthy(settings)
+        assert launcher.server_lock_path(settings) in open_files(server.pid)
+
+        other = {**private_env, "THRIFT_PORT": str(free_port())}
+        up = run_cli("services", "up", "--only", "thrift", env=other, timeout=120)
+        assert up.returncode == 1
+        assert (
+            f"error: A Spark Thrift Server already runs on {launcher.spark_dir(settings)}"
+            " (DATA_DIR)"
+        ) in " ".join(up.stderr.split())
+        assert any(launcher.local_dir(settings).glob("blockmgr-*"))
+        assert client.is_healthy(settings)
+
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    # Gone, it holds nothing: a start may claim the folder again.
+    os.close(launcher.claim_data_dir(settings))
 
 
 def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:

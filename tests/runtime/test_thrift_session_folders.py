@@ -1,13 +1,19 @@
-"""Hive's per-session folders live in DATA_DIR, not /tmp, and a start clears the ones earlier
-servers left (Hive never removes its start-up session's folder, even on a clean stop)."""
+"""Hive's per-session folders live in DATA_DIR, not /tmp. A start clears what earlier servers
+left there (Hive never removes its start-up session's folder, even on a clean stop; a killed
+server leaves its operation logs and Spark's scratch space), and never a running server's: the
+server holds a lock on DATA_DIR's Spark folder for as long as it lives."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pytest
+from process_support import open_files, service_pid
+
 from lakehouse import services
 from lakehouse.settings import Settings
+from lakehouse.supervisor import ServiceError
 from spark_thrift import launcher
 from spark_thrift.client import connect
 
@@ -34,21 +40,47 @@ def test_a_session_keeps_its_folder_in_data_dir_not_tmp(thrift: Settings) -> Non
     assert _resources_folders(hive) - in_data_dir == set()
 
 
-def test_a_start_clears_the_empty_session_folders_earlier_servers_left(tmp_path: Path) -> None:
+def test_the_running_server_holds_its_data_dir_so_no_start_clears_it(thrift: Settings) -> None:
+    lock = launcher.server_lock_path(thrift)
+    # The server process holds the lock, the process that started it does not.
+    assert lock in open_files(service_pid(thrift, "thrift"))
+    assert lock not in open_files("self")
+    with pytest.raises(ServiceError) as refused:
+        launcher.claim_data_dir(thrift)
+    assert str(refused.value).startswith(
+        f"A Spark Thrift Server already runs on {launcher.spark_dir(thrift)} (DATA_DIR)"
+    )
+    assert any(launcher.local_dir(thrift).glob("blockmgr-*")), "its scratch space was cleared"
+
+
+def test_a_start_clears_what_earlier_servers_left_while_holding_the_data_dir(
+    tmp_path: Path,
+) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    hive = launcher.hive_dir(settings)
-    left = [hive / f"{n}-leftover_resources" for n in range(3)]
-    for folder in left:
-        folder.mkdir(parents=True)
-    holding = hive / "with-a-file_resources"
-    holding.mkdir()
-    (holding / "udf.jar").write_bytes(b"jar")
+    hive, scratch = launcher.hive_dir(settings), launcher.local_dir(settings)
+    left = [
+        hive / "3f0c-start-up-session_resources" / "udf.jar",
+        hive / "operation_logs" / "9d1e-session" / "7a2b-operation",
+        scratch / "blockmgr-5ab4" / "36" / "shuffle_0_2_0.data",
+        scratch / "spark-8233" / "userFiles-ca85" / "delta-storage-4.3.1.jar",
+    ]
+    kept = launcher.spark_dir(settings) / "metastore_db" / "service.properties"
+    for path in [*left, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
 
     (thrift,) = services.select(settings, ["thrift"])
-    command, _env, _cwd = thrift.prepare()
-
-    assert [folder.exists() for folder in left] == [False, False, False]
-    assert (holding / "udf.jar").read_bytes() == b"jar"
-    assert f"spark.hadoop.hive.downloaded.resources.dir={hive}/${{hive.session.id}}_resources" in (
-        command
-    )
+    launch = thrift.prepare()
+    try:
+        assert (list(hive.iterdir()), list(scratch.iterdir())) == ([], [])
+        assert kept.read_bytes() == b"x"
+        assert (
+            f"spark.hadoop.hive.downloaded.resources.dir={hive}/${{hive.session.id}}_resources"
+        ) in launch.command
+        # Until the server it is for has started and the starter closed its copy, the claim
+        # refuses a second start.
+        with pytest.raises(ServiceError):
+            thrift.prepare()
+    finally:
+        launch.close_fds()
+    thrift.prepare().close_fds()  # released: the next start claims it

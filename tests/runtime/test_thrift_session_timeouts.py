@@ -1,11 +1,13 @@
 """SQL sessions through spark_thrift/client.py (bronze registration, publish, the Thrift gold
 reader) on the real Thrift Server: a statement may run longer than THRIFT_STALL_TIMEOUT_S,
-because it is polled, while a server that stops answering mid-statement ends the call with a
-clear error instead of holding it (and the locks its caller holds) for ever.
+because it is polled, while a server that stops answering mid-statement, or dies, ends the call
+with a clear error instead of holding it (and the locks its caller holds) for ever or ending it
+with a bare transport error.
 
 `reflect('java.lang.Thread', 'sleep', ...)` makes a statement that takes a known time without
 load on the 2 cores. The server is suspended with SIGSTOP (as Ctrl-Z, a paused container or a
-JVM stuck in garbage collection look from outside) and always resumed before the test ends."""
+JVM stuck in garbage collection look from outside) and always resumed before the test ends; it
+is killed only when it is the test's own (`own_thrift`)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ import time
 import pytest
 from process_support import resumed_at_exit, service_pid
 
+from lakehouse import services
 from lakehouse.settings import Settings
 from lakehouse.supervisor import ServiceError
-from spark_thrift import client
+from spark_thrift import client, launcher
 
 pytestmark = pytest.mark.services
 
@@ -68,15 +71,11 @@ def _wrapped_by_the_caller(settings: Settings, sql: str) -> None:
             cursor.close()
 
 
-@pytest.mark.timeout(240)
-@pytest.mark.parametrize("session", [_query, _wrapped_by_the_caller])
-def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
-    thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
-) -> None:
-    settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
-    pid = service_pid(settings, "thrift")
-    watch = _PollWatch()
-    monkeypatch.setattr(client, "time", watch)
+def _start_session(settings: Settings, session, watch: _PollWatch) -> tuple[
+    threading.Thread, list[BaseException]
+]:
+    """Run `session` on a 60 s statement in a thread; returns once the server reports it
+    running. The thread's error, if any, lands in the list."""
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -86,9 +85,22 @@ def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
             outcome.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert watch.running.wait(timeout=60), f"the statement never ran: {outcome}"
+    return worker, outcome
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("session", [_query, _wrapped_by_the_caller])
+def test_a_server_suspended_mid_statement_ends_the_call_with_the_fix(
+    thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
+) -> None:
+    settings = thrift.model_copy(update={"thrift_stall_timeout_s": 10.0})
+    pid = service_pid(settings, "thrift")
+    watch = _PollWatch()
+    monkeypatch.setattr(client, "time", watch)
     with resumed_at_exit(pid):
-        worker.start()
-        assert watch.running.wait(timeout=60), f"the statement never ran: {outcome}"
+        worker, outcome = _start_session(settings, session, watch)
         os.kill(pid, signal.SIGSTOP)
         worker.join(timeout=120)
     assert not worker.is_alive(), "the call kept waiting on the suspended server"
@@ -115,3 +127,38 @@ def test_a_failed_statement_raises_sparks_error_and_the_session_goes_on(thrift: 
             assert cursor.fetchall() == [(2,)]
         finally:
             cursor.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("session", [_query, _wrapped_by_the_caller])
+def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_leftovers(
+    own_thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
+) -> None:
+    settings = own_thrift
+    watch = _PollWatch()
+    monkeypatch.setattr(client, "time", watch)
+    worker, outcome = _start_session(settings, session, watch)
+    scratch = launcher.local_dir(settings)
+    left_by_killed = set(scratch.iterdir())
+    # A killed server's scratch space: Spark's block manager folder and its copy of the jars.
+    assert {path.name.split("-")[0] for path in left_by_killed} >= {"blockmgr", "spark"}
+
+    os.kill(service_pid(settings, "thrift"), signal.SIGKILL)
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the call kept waiting on the killed server"
+    (error,) = outcome
+    assert isinstance(error, ServiceError), error
+    log = settings.log_dir / "thrift.log"
+    assert str(error) == (
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
+        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed,"
+        f" stopped from another terminal). Look at its log ({log}), start it again (`lakehouse"
+        " services up`), then run the command again."
+    )
+    # SIGKILL skips Spark's shutdown hooks: the folders stay until the next start clears them.
+    assert all(path.exists() for path in left_by_killed)
+
+    (service,) = services.select(settings, ["thrift"])
+    services.start(service)
+    assert not any(path.exists() for path in left_by_killed)
+    assert client.query("SELECT 1 + 1", settings=settings) == [(2,)]

@@ -1,11 +1,12 @@
-"""A Thrift Server that accepts connections but stops answering ends a dbt build with a clear
-error instead of holding it (and the lake and pipeline locks) for ever.
+"""A Thrift Server that stops answering or dies during a dbt command ends it with one clear
+error, instead of holding it (and the lake and pipeline locks) for ever, or failing every node in
+flight with a bare transport error and no word on why.
 
 The session's real Thrift Server is suspended with SIGSTOP, as Ctrl-Z or `docker compose pause`
 would, or as a JVM stuck in garbage collection looks from outside: the kernel still accepts
 connections, nothing answers. It is always resumed before the test ends. Without the probe in
 `require_thrift` and the stall timeout (lakehouse/dbt_connections.py) both builds below waited
-for ever; the pytest timeouts turn that into a failure.
+for ever; the pytest timeouts turn that into a failure. A server of the test's own is killed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dbt_fixtures import write_and_register
 from process_support import resumed_at_exit, service_pid
 from typer.testing import CliRunner
 
-from lakehouse import dbt_runner
+from lakehouse import dbt_runner, services
 from lakehouse.cli import app
 from lakehouse.dbt_runner import Progress
 from lakehouse.settings import Settings
@@ -79,20 +80,64 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     assert "the models it finished are kept, the rest did not run" in message
     # dbt's own record of the build: what ran before the stall succeeded, every node that failed
     # failed for the stall, and most of the build never ran.
+    _assert_stopped_after(settings, finished[0], "stopped answering (no reply within 20 s)")
+
+    # Resumed, the server answers, and the build goes on from there.
+    assert is_healthy(settings)
+    _assert_kept_and_the_next_build_completes(settings, finished[0])
+
+
+@pytest.mark.timeout(600)
+def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Settings) -> None:
+    settings = own_thrift
+    write_and_register(settings, cat.first_batch())
+    pid = service_pid(settings, "thrift")
+    finished: list[str] = []
+
+    def kill_after_the_first_model(event: Progress) -> None:
+        if event.done and event.resource_type == "model" and event.status == "success":
+            if not finished:
+                os.kill(pid, signal.SIGKILL)
+            finished.append(event.name)
+
+    with pytest.raises(ServiceError) as raised:
+        dbt_runner.build(
+            settings, register_sources=False, unit_tests=False,
+            on_progress=kill_after_the_first_model,
+        )
+
+    log = settings.log_dir / "thrift.log"
+    assert str(raised.value) == (
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
+        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed,"
+        " stopped from another terminal). dbt stopped: the models it finished are kept, the"
+        f" rest did not run. Look at its log ({log}), start it again (`lakehouse services up`),"
+        " then run the command again."
+    )
+    _assert_stopped_after(
+        settings, finished[0], "went away (connection closed, no new ones accepted)"
+    )
+
+    (service,) = services.select(settings, ["thrift"])
+    services.start(service)
+    _assert_kept_and_the_next_build_completes(settings, finished[0])
+
+
+def _assert_stopped_after(settings: Settings, first: str, reason: str) -> None:
+    """dbt's own record of the build: the model finished before the server was lost succeeded,
+    every node that failed failed for that reason, and most of the build never ran."""
     results = json.loads(
         (dbt_runner.target_dir(settings) / "run_results.json").read_text(encoding="utf-8")
     )["results"]
     failed = [r for r in results if r["status"] in ("error", "fail")]
-    assert failed, "no node failed, so the server was never found stuck"
-    assert all("stopped answering (no reply within 20 s)" in (r["message"] or "") for r in failed)
+    assert failed, "no node failed, so the server was never found lost"
+    assert all(reason in (r["message"] or "") for r in failed), [r["message"] for r in failed]
     succeeded = {r["unique_id"].split(".")[-1] for r in results if r["status"] == "success"}
-    assert finished[0] in succeeded
+    assert first in succeeded
     assert len(succeeded) < 23
 
-    # Resumed, the server answers, the model built before the stall is there, and the next
-    # build completes.
-    assert is_healthy(settings)
-    first = finished[0]
+
+def _assert_kept_and_the_next_build_completes(settings: Settings, first: str) -> None:
     assert any(
         query(f"SHOW TABLES IN {schema} LIKE %(name)s", {"name": first}, settings=settings)
         for schema in ("silver", "gold")
