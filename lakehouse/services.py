@@ -88,16 +88,11 @@ class ServiceState:
     detail: str = ""
 
 
-def log_file(settings: Settings, name: str) -> Path:
-    """Where the service `name` started by `services up` writes its output."""
-    return settings.log_dir / f"{name}.log"
-
-
 def _managed(settings: Settings, name: str) -> ManagedProcess:
     return ManagedProcess(
         name=name,
         pid_file=settings.run_dir / f"{name}.pid",
-        log_file=log_file(settings, name),
+        log_file=settings.service_log(name),
     )
 
 
@@ -130,6 +125,8 @@ def _thrift(settings: Settings) -> Service:
         command = launcher.build_command(settings)
         env = launcher.build_env(settings, java)
         claim = launcher.claim_data_dir(settings)  # held by the server while it lives
+        if claim is None:  # a file system without locks: nothing is known safe to clear
+            return Launch(command, env, launcher.spark_dir(settings))
         try:
             launcher.clear_leftovers(settings)
         except BaseException:
@@ -146,18 +143,8 @@ def _thrift(settings: Settings) -> Service:
         probe=lambda: thrift_client.is_healthy(settings),
         start_timeout_s=settings.thrift_start_timeout_s,
         process=_managed(settings, "thrift"),
-        external_setting=None if thrift_is_local(settings) else "THRIFT_HOST",
+        external_setting=None if settings.thrift_is_local else "THRIFT_HOST",
     )
-
-
-# Addresses at which `services up` runs the Thrift Server itself. Any other THRIFT_HOST names a
-# server run elsewhere (the compose file's spark-thrift container, a cluster's Thrift Server):
-# it is only checked, never started or stopped.
-LOCAL_THRIFT_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})  # noqa: S104
-
-
-def thrift_is_local(settings: Settings) -> bool:
-    return settings.thrift_host.strip().lower() in LOCAL_THRIFT_HOSTS
 
 
 def all_services(settings: Settings) -> list[Service]:

@@ -295,6 +295,20 @@ class Settings(BaseSettings):
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    def service_log(self, name: str) -> Path:
+        """Where the service `name` ("ferretdb", "thrift") started by `services up` logs."""
+        return self.log_dir / f"{name}.log"
+
+    @property
+    def thrift_is_local(self) -> bool:
+        """Whether THRIFT_HOST names this machine, where `services up` runs the Thrift Server
+        itself. Any other host is a server run elsewhere (the compose file's spark-thrift
+        container, a cluster's Thrift Server): only checked, never started or stopped."""
+        return self.thrift_host.strip().lower() in LOCAL_THRIFT_HOSTS
+
+
+LOCAL_THRIFT_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})  # noqa: S104
+
 
 def redact_url(url: str) -> str:
     """The URL without what can hold a secret, so it can be shown: userinfo and query string.

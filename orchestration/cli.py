@@ -24,7 +24,6 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 
 
 def _run(start_services: bool, **parameters) -> None:
-    from lakehouse.services import thrift_is_local
     from lakehouse.settings import get_settings
     from orchestration import main_job
     from orchestration.cli_logging import tracebacks_to_file
@@ -42,7 +41,7 @@ def _run(start_services: bool, **parameters) -> None:
     except KeyboardInterrupt as exc:
         # 130 = 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
         message = str(exc) if isinstance(exc, RunInterrupted) else "Stopped by Ctrl-C."
-        if start_services and (settings.mongodb_is_local or thrift_is_local(settings)):
+        if start_services and (settings.mongodb_is_local or settings.thrift_is_local):
             message += " The local services keep running; `lakehouse services down` stops them."
         err_console.print(f"[bold yellow]interrupted:[/] {message}", highlight=False,
                           soft_wrap=True)

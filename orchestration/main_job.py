@@ -25,7 +25,6 @@ def run_pipeline(settings: Settings, **parameters: Any) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any], settings: Settings, console: Console) -> None:
-    from lakehouse.services import thrift_is_local
 
     stages = Table("stage", "status", "seconds")
     for name, stage in report["stages"].items():
@@ -53,7 +52,7 @@ def print_report(report: dict[str, Any], settings: Settings, console: Console) -
         f"  Spark SQL (JDBC):    jdbc:hive2://{settings.thrift_host}:{settings.thrift_port}",
     ]
     # Servers named by MONGODB_URI / THRIFT_HOST are someone else's to stop.
-    if settings.mongodb_is_local or thrift_is_local(settings):
+    if settings.mongodb_is_local or settings.thrift_is_local:
         next_steps.append("  lakehouse services down   # stop the services")
     console.print(
         f"Run {report['run_id']} {report['status']} in {report['seconds']:.0f} s.\nNext:\n"

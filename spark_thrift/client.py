@@ -92,14 +92,26 @@ def lost_cause(exc: BaseException, host: str, port: int) -> str:
     for any other error (a failed statement, a refused login).
 
     A connection reset or closed is GONE only when nothing accepts connections at the address
-    any more: a server that is still there (a proxy dropping an idle connection) is not."""
+    any more: a server that is still there (a proxy dropping an idle connection) is not, and
+    neither is a dead server behind a proxy that keeps the port open (its raw error stands)."""
     from thrift.transport.TTransport import TTransportException
 
     if timed_out(exc):
         return STALLED
-    if isinstance(exc, TTransportException) and not port_open(host, port):
-        return GONE
-    return ""
+    if not isinstance(exc, TTransportException):
+        return ""
+    # The kernel closes a dying process's descriptors one by one, lowest first, and a connection
+    # accepted late may have a lower one than the listening socket: the client can see its
+    # connection reset while the port still accepts (seen once in CI). So look for a moment.
+    deadline = time.monotonic() + _SOCKETS_CLOSING_S
+    while port_open(host, port):
+        if time.monotonic() >= deadline:
+            return ""
+        time.sleep(0.1)
+    return GONE
+
+
+_SOCKETS_CLOSING_S = 1.0
 
 
 def mark_lost(conn: Any, cause: str) -> None:
@@ -124,24 +136,21 @@ def use_guarded_cursors(conn: Any, address: tuple[str, int], *, polled: bool) ->
     conn.cursor = lambda *args, **kwargs: cursor_class(conn, *args, **kwargs)
 
 
-def server_log_hint(settings: Settings) -> str:
-    """Where to read why the server stopped: its log when `services up` runs it here."""
-    from lakehouse.services import log_file, thrift_is_local  # services imports this module
-
-    if thrift_is_local(settings):
-        return f"Look at its log ({log_file(settings, 'thrift')})"
-    return "Look at its log"
-
-
 def gone_message(settings: Settings, outcome: str = "") -> str:
     """The server closed the connection and accepts no new ones; `outcome` says what that did
-    to the command (what is kept)."""
+    to the command (what is kept). The fix differs for a server `services up` runs here."""
+    server = f"The Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port}"
+    if settings.thrift_is_local:
+        return (
+            f"{server} went away: it closed the connection and accepts no new ones, so it"
+            f" stopped or crashed (out of memory, killed). {outcome}Look at its log"
+            f" ({settings.service_log('thrift')} when `lakehouse services up` started it), start"
+            " it again (`lakehouse services up`), then run the command again."
+        )
     return (
-        f"The Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port} went away: it"
-        " closed the connection and accepts no new ones, so it stopped or crashed (out of"
-        " memory, killed, stopped from another terminal)."
-        f" {outcome}{server_log_hint(settings)}, start it again (`lakehouse services up`), then"
-        " run the command again."
+        f"{server} went away: it closed the connection and accepts no new ones (it stopped or"
+        f" crashed, or the network to it is down). {outcome}Restart it where it runs (THRIFT_HOST"
+        " names a server this project does not start), then run the command again."
     )
 
 
@@ -198,6 +207,7 @@ def _close_session(conn: Any, address: tuple[str, int]) -> None:
         # work is done, and the session ends with the server. The next call reports it.
         if not lost_cause(exc, *address):
             raise
+        close_socket(conn._transport)  # PyHive leaves it open when CloseSession fails
 
 
 # Between polls of a running statement. The server itself holds each poll until the statement
@@ -264,7 +274,13 @@ def _cursor_class(polled: bool) -> type:
         def close(self) -> None:
             if lost(self._connection):
                 self._operationHandle = None  # nothing to say to a server that is lost
-            self._guarded(super().close)
+            try:
+                self._guarded(super().close)
+            except Exception:
+                # Lost after the statement ended: its result is read or its error raised, and
+                # the next call to the server reports the loss.
+                if not lost(self._connection):
+                    raise
 
     return GuardedCursor
 

@@ -142,9 +142,19 @@ def server_lock_path(settings: Settings) -> Path:
     return spark_dir(settings) / "thrift-server.lock"
 
 
-def claim_data_dir(settings: Settings) -> int:
+def _already_runs(settings: Settings, pid: int | None = None) -> ServiceError:
+    held_by = f" (pid {pid})" if pid else ""
+    return ServiceError(
+        f"A Spark Thrift Server{held_by} already runs on {spark_dir(settings)} (DATA_DIR),"
+        " perhaps under another port or in another terminal (`lakehouse services run thrift`);"
+        " its Derby metastore admits one server. Stop that one first, or set another DATA_DIR."
+    )
+
+
+def claim_data_dir(settings: Settings) -> int | None:
     """Lock DATA_DIR's Spark folder for a server about to start; returns the locked descriptor,
-    which the server process must inherit (`pass_fds`, or kept open across `exec`).
+    which the server process must inherit (`pass_fds`, or kept open across `exec`), or None
+    where the file system cannot lock (some network and FUSE mounts).
 
     The server then holds the lock for as long as it lives, and the kernel releases it when the
     server dies, however it dies (a crash, `kill -9`). So holding it means no live server uses
@@ -157,12 +167,30 @@ def claim_data_dir(settings: Settings) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise ServiceError(
-            f"A Spark Thrift Server already runs on {spark_dir(settings)} (DATA_DIR), perhaps"
-            " under another port or in another terminal (`lakehouse services run thrift`); its"
-            " Derby metastore admits one server. Stop that one first, or set another DATA_DIR."
-        ) from None
+        raise _already_runs(settings) from None
+    except OSError:
+        os.close(fd)
+        return None
+    # A server started without the lock (by an older version of this project) is found by its
+    # working folder, which every start sets to this one.
+    pid = _server_working_in(spark_dir(settings))
+    if pid is not None:
+        os.close(fd)
+        raise _already_runs(settings, pid)
     return fd
+
+
+def _server_working_in(folder: Path) -> int | None:
+    """The pid of a Thrift Server (this user's, on this machine) working in `folder`."""
+    import psutil
+
+    for proc in psutil.process_iter():
+        try:
+            if SERVER_CLASS in proc.cmdline() and Path(proc.cwd()) == folder:
+                return proc.pid
+        except (psutil.Error, OSError):
+            continue
+    return None
 
 
 def clear_leftovers(settings: Settings) -> list[Path]:
@@ -172,12 +200,16 @@ def clear_leftovers(settings: Settings) -> list[Path]:
     of the jars, tens of MB per start). Call only while holding `claim_data_dir`, before the
     server starts. Returns what it removed."""
     folders = [hive_dir(settings), local_dir(settings)]
-    removed = [child for folder in folders if folder.is_dir() for child in folder.iterdir()]
-    for path in removed:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    removed = []
+    for path in [child for folder in folders if folder.is_dir() for child in folder.iterdir()]:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue  # garbage that cannot go (another user's files) must not block a start
+        removed.append(path)
     return removed
 
 

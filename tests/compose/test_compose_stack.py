@@ -22,7 +22,6 @@ import yaml
 from typer.testing import CliRunner
 
 from lakehouse.cli import app as lakehouse_cli
-from lakehouse.services import thrift_is_local
 from lakehouse.settings import REPO_ROOT, Settings
 from spark_thrift.launcher import MIN_JAVA
 
@@ -125,7 +124,7 @@ def test_every_variable_of_a_project_container_is_a_setting(compose: dict[str, A
 def test_clients_reach_the_services_by_their_compose_names(compose: dict[str, Any]) -> None:
     services = compose["services"]
     server = settings_in(services["spark-thrift"])
-    assert thrift_is_local(server)  # `services run thrift` runs it, on the container's network
+    assert server.thrift_is_local  # `services run thrift` runs it, on the container's network
     mongo = urlsplit(settings_in(services["pipeline"]).mongodb_url)
     assert (mongo.hostname, mongo.port, mongo.password) == ("mongo", 27017, "0123abcd")
     assert not settings_in(services["pipeline"]).mongodb_is_local
@@ -134,7 +133,7 @@ def test_clients_reach_the_services_by_their_compose_names(compose: dict[str, An
         assert settings.lake_uri == "hdfs://namenode:8020/lake"
         assert settings.data_dir == Path("/var/lib/lakehouse")
         assert (settings.thrift_host, settings.thrift_port) == ("spark-thrift", server.thrift_port)
-        assert not thrift_is_local(settings)  # checked by `lakehouse run`, never started there
+        assert not settings.thrift_is_local  # checked by `lakehouse run`, never started there
         assert settings.dremio_flight_host in services
         prefect = urlsplit(container_env(services[name])["PREFECT_API_URL"])
         assert prefect.hostname in services and prefect.port == 4200

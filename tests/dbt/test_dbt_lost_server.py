@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import dbt_catalogue as cat
@@ -59,12 +60,14 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     write_and_register(settings, cat.first_batch())
     pid = service_pid(settings, "thrift")
     finished: list[str] = []
+    progress_lock = threading.Lock()
 
     def suspend_after_the_first_model(event: Progress) -> None:
         if event.done and event.resource_type == "model" and event.status == "success":
-            if not finished:
-                os.kill(pid, signal.SIGSTOP)
-            finished.append(event.name)
+            with progress_lock:  # dbt reports from its worker threads
+                if not finished:
+                    os.kill(pid, signal.SIGSTOP)
+                finished.append(event.name)
 
     with resumed_at_exit(pid), pytest.raises(ServiceError) as raised:
         dbt_runner.build(
@@ -93,12 +96,14 @@ def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Sett
     write_and_register(settings, cat.first_batch())
     pid = service_pid(settings, "thrift")
     finished: list[str] = []
+    progress_lock = threading.Lock()
 
     def kill_after_the_first_model(event: Progress) -> None:
         if event.done and event.resource_type == "model" and event.status == "success":
-            if not finished:
-                os.kill(pid, signal.SIGKILL)
-            finished.append(event.name)
+            with progress_lock:  # dbt reports from its worker threads
+                if not finished:
+                    os.kill(pid, signal.SIGKILL)
+                finished.append(event.name)
 
     with pytest.raises(ServiceError) as raised:
         dbt_runner.build(
@@ -109,10 +114,10 @@ def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Sett
     log = settings.log_dir / "thrift.log"
     assert str(raised.value) == (
         f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
-        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed,"
-        " stopped from another terminal). dbt stopped: the models it finished are kept, the"
-        f" rest did not run. Look at its log ({log}), start it again (`lakehouse services up`),"
-        " then run the command again."
+        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed)."
+        " dbt stopped: the models it finished are kept, the rest did not run. Look at its log"
+        f" ({log} when `lakehouse services up` started it), start it again (`lakehouse services"
+        " up`), then run the command again."
     )
     _assert_stopped_after(
         settings, finished[0], "went away (connection closed, no new ones accepted)"

@@ -294,7 +294,9 @@ def test_run_thrift_holds_its_data_dir_so_a_second_server_on_it_is_refused(
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     # Gone, it holds nothing: a start may claim the folder again.
-    os.close(launcher.claim_data_dir(settings))
+    claim = launcher.claim_data_dir(settings)
+    assert claim is not None
+    os.close(claim)
 
 
 def test_run_refuses_an_external_mongodb(private_env: dict[str, str]) -> None:

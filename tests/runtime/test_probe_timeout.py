@@ -130,3 +130,23 @@ def test_a_write_that_timed_out_counts_as_a_timeout() -> None:
         TTransportException(TTransportException.NOT_OPEN, "refused", inner=ConnectionRefusedError())
     )
     assert not client.timed_out(TimeoutError("not a Thrift error"))
+
+
+def test_a_transport_error_means_the_server_is_gone_only_once_its_port_is_closed() -> None:
+    """lost_cause: a timeout is a stall; a reset or closed connection is a gone server only when
+    nothing accepts connections at its address any more; any other error is neither."""
+    from pyhive.exc import OperationalError
+    from thrift.transport.TTransport import TTransportException
+
+    reset = TTransportException(message="unexpected exception", inner=ConnectionResetError())
+    closed = TTransportException(TTransportException.END_OF_FILE, "TSocket read 0 bytes")
+    timeout = TTransportException(TTransportException.TIMED_OUT, "read timeout")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        # Still listening: a dropped connection alone (a proxy, a restart) is not a gone server.
+        assert client.lost_cause(reset, "127.0.0.1", port) == ""
+        assert client.lost_cause(closed, "127.0.0.1", port) == ""
+        assert client.lost_cause(timeout, "127.0.0.1", port) == client.STALLED
+    assert client.lost_cause(reset, "127.0.0.1", port) == client.GONE
+    assert client.lost_cause(closed, "127.0.0.1", port) == client.GONE
+    assert client.lost_cause(OperationalError("[TABLE_OR_VIEW_NOT_FOUND]"), "127.0.0.1", port) == ""

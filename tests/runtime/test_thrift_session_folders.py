@@ -5,6 +5,9 @@ server holds a lock on DATA_DIR's Spark folder for as long as it lives."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,12 +48,15 @@ def test_the_running_server_holds_its_data_dir_so_no_start_clears_it(thrift: Set
     # The server process holds the lock, the process that started it does not.
     assert lock in open_files(service_pid(thrift, "thrift"))
     assert lock not in open_files("self")
+    scratch = set(launcher.local_dir(thrift).iterdir())
+    assert any(path.name.startswith("blockmgr-") for path in scratch)
+    (service,) = services.select(thrift, ["thrift"])
     with pytest.raises(ServiceError) as refused:
-        launcher.claim_data_dir(thrift)
+        service.prepare()  # what a second start on this DATA_DIR runs first
     assert str(refused.value).startswith(
         f"A Spark Thrift Server already runs on {launcher.spark_dir(thrift)} (DATA_DIR)"
     )
-    assert any(launcher.local_dir(thrift).glob("blockmgr-*")), "its scratch space was cleared"
+    assert all(path.exists() for path in scratch), "a live server's scratch space was cleared"
 
 
 def test_a_start_clears_what_earlier_servers_left_while_holding_the_data_dir(
@@ -84,3 +90,27 @@ def test_a_start_clears_what_earlier_servers_left_while_holding_the_data_dir(
     finally:
         launch.close_fds()
     thrift.prepare().close_fds()  # released: the next start claims it
+
+
+def test_a_server_started_without_the_lock_is_found_by_its_working_folder(tmp_path: Path) -> None:
+    """A server an older version of this project started holds no lock: a start finds it by its
+    working folder and command, and clears nothing."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    folder = launcher.spark_dir(settings)
+    left = launcher.local_dir(settings) / "blockmgr-in-use"
+    left.mkdir(parents=True)
+    # A process with the server's main class in its command line, working in that folder.
+    looks_like_a_server = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", launcher.SERVER_CLASS], cwd=folder
+    )
+    try:
+        with pytest.raises(ServiceError) as refused:
+            launcher.claim_data_dir(settings)
+        assert f"(pid {looks_like_a_server.pid}) already runs on {folder}" in str(refused.value)
+        assert left.is_dir()
+    finally:
+        looks_like_a_server.kill()
+        looks_like_a_server.wait()
+    claim = launcher.claim_data_dir(settings)
+    assert claim is not None
+    os.close(claim)

@@ -21,7 +21,7 @@ from process_support import resumed_at_exit, service_pid
 
 from lakehouse import services
 from lakehouse.settings import Settings
-from lakehouse.supervisor import ServiceError
+from lakehouse.supervisor import ServiceError, port_open
 from spark_thrift import client, launcher
 
 pytestmark = pytest.mark.services
@@ -45,6 +45,8 @@ def test_a_statement_may_run_longer_than_the_stall_timeout(thrift: Settings) -> 
 class _PollWatch:
     """Stands for the `time` module in spark_thrift.client, whose cursor sleeps only between
     polls of a statement the server reported running: the first sleep says it runs."""
+
+    monotonic = staticmethod(time.monotonic)
 
     def __init__(self) -> None:
         self.running = threading.Event()
@@ -151,9 +153,9 @@ def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_le
     log = settings.log_dir / "thrift.log"
     assert str(error) == (
         f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
-        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed,"
-        f" stopped from another terminal). Look at its log ({log}), start it again (`lakehouse"
-        " services up`), then run the command again."
+        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed)."
+        f" Look at its log ({log} when `lakehouse services up` started it), start it again"
+        " (`lakehouse services up`), then run the command again."
     )
     # SIGKILL skips Spark's shutdown hooks: the folders stay until the next start clears them.
     assert all(path.exists() for path in left_by_killed)
@@ -162,3 +164,25 @@ def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_le
     services.start(service)
     assert not any(path.exists() for path in left_by_killed)
     assert client.query("SELECT 1 + 1", settings=settings) == [(2,)]
+
+
+@pytest.mark.timeout(180)
+def test_a_session_whose_server_dies_after_its_last_result_ends_quietly(
+    own_thrift: Settings,
+) -> None:
+    settings = own_thrift
+    with client.connect(settings) as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT 1 + 1")
+        assert cursor.fetchall() == [(2,)]
+        os.kill(service_pid(settings, "thrift"), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while port_open(settings.thrift_host, settings.thrift_port):
+            assert time.monotonic() < deadline, "the killed server still holds its port"
+            time.sleep(0.1)
+        cursor.close()  # the work was done: closing on a dead server is no error
+    assert client.lost(conn) == client.GONE
+    # The next call reports the server.
+    with pytest.raises(ServiceError) as raised:
+        client.query("SELECT 1", settings=settings)
+    assert "Start it with `lakehouse services up`" in str(raised.value)
