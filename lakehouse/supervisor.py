@@ -46,7 +46,7 @@ class ManagedProcess:
             return None
         try:
             proc = psutil.Process(int(record["pid"]))
-            same_start = abs(proc.create_time() - float(record["create_time"])) < 1.0
+            same_start = _same_start(proc, record)
             if same_start and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 return proc
         except (psutil.Error, KeyError, ValueError):
@@ -93,6 +93,7 @@ class ManagedProcess:
         record = {
             "pid": popen.pid,
             "create_time": proc.create_time(),
+            "boot_time": psutil.boot_time(),
             "command": list(command),
             "address": address,
         }
@@ -130,6 +131,24 @@ class ManagedProcess:
         except FileNotFoundError:
             return ""
         return "\n".join(text[-lines:])
+
+
+def _same_start(proc: psutil.Process, record: dict) -> bool:
+    """Whether `proc` is the process the pid file recorded, not another one given its pid since.
+
+    Its start time is compared as recorded and as time since boot: on Linux psutil adds the
+    boot time read now to the start, so a wall-clock step (an NTP correction, a virtual machine
+    paused and resumed) moves every process's create_time. A check on create_time alone then
+    takes running servers for stale, removes their pid files and leaves them running, out of
+    `services down`'s reach: the likely cause of a CI run here where both services' pid files
+    vanished mid-run while their servers ran on (the kernel log shows the VM forked then)."""
+    created, recorded = proc.create_time(), float(record["create_time"])
+    if abs(created - recorded) < 1.0:
+        return True
+    booted = record.get("boot_time")  # absent from pid files written before it was recorded
+    if booted is None:
+        return False
+    return abs((created - psutil.boot_time()) - (recorded - float(booted))) < 1.0
 
 
 def _stream_addresses(host: str, port: int) -> list[tuple]:
