@@ -59,21 +59,10 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     )
     write_and_register(settings, cat.first_batch())
     pid = service_pid(settings, "thrift")
-    finished: list[str] = []
-    progress_lock = threading.Lock()
-
-    def suspend_after_the_first_model(event: Progress) -> None:
-        if event.done and event.resource_type == "model" and event.status == "success":
-            with progress_lock:  # dbt reports from its worker threads
-                if not finished:
-                    os.kill(pid, signal.SIGSTOP)
-                finished.append(event.name)
+    suspend = _SignalAfterFirstModel(pid, signal.SIGSTOP)
 
     with resumed_at_exit(pid), pytest.raises(ServiceError) as raised:
-        dbt_runner.build(
-            settings, register_sources=False, unit_tests=False,
-            on_progress=suspend_after_the_first_model,
-        )
+        dbt_runner.build(settings, register_sources=False, unit_tests=False, on_progress=suspend)
 
     message = str(raised.value)
     assert message.startswith(
@@ -83,33 +72,21 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     assert "the models it finished are kept, the rest did not run" in message
     # dbt's own record of the build: what ran before the stall succeeded, every node that failed
     # failed for the stall, and most of the build never ran.
-    _assert_stopped_after(settings, finished[0], "stopped answering (no reply within 20 s)")
+    _assert_stopped_after(settings, suspend.first, "stopped answering (no reply within 20 s)")
 
     # Resumed, the server answers, and the build goes on from there.
     assert is_healthy(settings)
-    _assert_kept_and_the_next_build_completes(settings, finished[0])
+    _assert_kept_and_the_next_build_completes(settings, suspend.first)
 
 
 @pytest.mark.timeout(600)
 def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Settings) -> None:
     settings = own_thrift
     write_and_register(settings, cat.first_batch())
-    pid = service_pid(settings, "thrift")
-    finished: list[str] = []
-    progress_lock = threading.Lock()
-
-    def kill_after_the_first_model(event: Progress) -> None:
-        if event.done and event.resource_type == "model" and event.status == "success":
-            with progress_lock:  # dbt reports from its worker threads
-                if not finished:
-                    os.kill(pid, signal.SIGKILL)
-                finished.append(event.name)
+    kill = _SignalAfterFirstModel(service_pid(settings, "thrift"), signal.SIGKILL)
 
     with pytest.raises(ServiceError) as raised:
-        dbt_runner.build(
-            settings, register_sources=False, unit_tests=False,
-            on_progress=kill_after_the_first_model,
-        )
+        dbt_runner.build(settings, register_sources=False, unit_tests=False, on_progress=kill)
 
     log = settings.log_dir / "thrift.log"
     assert str(raised.value) == (
@@ -120,12 +97,35 @@ def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Sett
         " up`), then run the command again."
     )
     _assert_stopped_after(
-        settings, finished[0], "went away (connection closed, no new ones accepted)"
+        settings, kill.first, "went away (connection closed, no new ones accepted)"
     )
 
     (service,) = services.select(settings, ["thrift"])
     services.start(service)
-    _assert_kept_and_the_next_build_completes(settings, finished[0])
+    _assert_kept_and_the_next_build_completes(settings, kill.first)
+
+
+class _SignalAfterFirstModel:
+    """A dbt progress callback that sends `sig` to the server once the first model succeeds, and
+    remembers which model that was."""
+
+    def __init__(self, pid: int, sig: signal.Signals) -> None:
+        self._pid = pid
+        self._signal = sig
+        self._finished: list[str] = []
+        self._lock = threading.Lock()  # dbt reports from its worker threads
+
+    def __call__(self, event: Progress) -> None:
+        if event.done and event.resource_type == "model" and event.status == "success":
+            with self._lock:
+                if not self._finished:
+                    os.kill(self._pid, self._signal)
+                self._finished.append(event.name)
+
+    @property
+    def first(self) -> str:
+        assert self._finished, "no model finished, so the server was never signalled"
+        return self._finished[0]
 
 
 def _assert_stopped_after(settings: Settings, first: str, reason: str) -> None:
