@@ -73,7 +73,7 @@ def _node_message(settings: Settings | None, cause: str) -> str:
     if settings is not None:
         server += f" at {settings.thrift_host}:{settings.thrift_port}"
     if cause == GONE:
-        return f"{server} went away (connection closed, no new ones accepted): build stopped"
+        return f"{server} went away (stopped or crashed): build stopped"
     within = f" (no reply within {settings.thrift_stall_timeout_s:g} s)" if settings else ""
     return f"{server} stopped answering{within}: build stopped"
 
@@ -214,9 +214,19 @@ def _patch_once() -> None:
         # Once the server is lost, closing the session politely would wait for a stuck server
         # once more per connection, or fail on a gone one: drop the socket instead (the server,
         # if any, ends the session on its side).
-        if _BUILD.cause and close_socket(getattr(self.handle, "_transport", None)):
+        transport = getattr(self.handle, "_transport", None)
+        if (_BUILD.cause or lost(self.handle)) and close_socket(transport):
             return
-        original_close(self)
+        try:
+            original_close(self)
+        except Exception as exc:
+            # Found lost while closing (a server shutting down fails the close of the last
+            # statement): the build stops; this connection has nothing left to say.
+            cause = _BUILD.cause_of(exc, self.handle)
+            if not cause:
+                raise
+            _BUILD.lose(cause)
+            close_socket(transport)
 
     wrapper.__init__ = init
     wrapper._execute_with_polling = loss_checked(wrapper._execute_with_polling)

@@ -84,7 +84,18 @@ def timed_out(exc: BaseException) -> bool:
 
 # Why a connection to the server was lost (see `lost_cause`).
 STALLED = "stalled"  # it accepts connections but stopped answering: stuck or suspended
-GONE = "gone"  # it closed the connection and accepts no new ones: stopped or crashed
+GONE = "gone"  # it shut down, or closed the connection and accepts no new ones: stopped, crashed
+
+# What the server answers while it shuts down (`lakehouse services down`, SIGTERM, a fatal JVM
+# error): its Spark session is stopped first and, for a second or so, it still takes calls and
+# fails each with one of these, in a Java stack trace hundreds of lines long, before its port
+# closes. No statement fails this way on a server that goes on running.
+_SHUTTING_DOWN = (
+    "Cannot call methods on a stopped SparkContext",
+    "SparkContext has been shutdown",
+    "SparkContext was shut down",  # "Job 12 cancelled because SparkContext was shut down"
+    "No active or default Spark session found",
+)
 
 
 def lost_cause(exc: BaseException, host: str, port: int) -> str:
@@ -93,13 +104,14 @@ def lost_cause(exc: BaseException, host: str, port: int) -> str:
 
     A connection reset or closed is GONE only when nothing accepts connections at the address
     any more: a server that is still there (a proxy dropping an idle connection) is not, and
-    neither is a dead server behind a proxy that keeps the port open (its raw error stands)."""
+    neither is a dead server behind a proxy that keeps the port open (its raw error stands).
+    An error that says the server's Spark session is stopped is GONE at once."""
     from thrift.transport.TTransport import TTransportException
 
     if timed_out(exc):
         return STALLED
     if not isinstance(exc, TTransportException):
-        return ""
+        return GONE if shutting_down(exc) else ""
     # The kernel closes a dying process's descriptors one by one, lowest first, and a connection
     # accepted late may have a lower one than the listening socket: the client can see its
     # connection reset while the port still accepts (seen once in CI). So look for a moment.
@@ -112,6 +124,13 @@ def lost_cause(exc: BaseException, host: str, port: int) -> str:
 
 
 _SOCKETS_CLOSING_S = 1.0
+
+
+def shutting_down(exc: BaseException) -> bool:
+    """Whether `exc` (a failed call, or a statement's error as PyHive or dbt-spark raise it) is
+    the server's answer while it shuts down."""
+    text = str(exc)
+    return any(sign in text for sign in _SHUTTING_DOWN)
 
 
 def mark_lost(conn: Any, cause: str) -> None:
@@ -137,20 +156,21 @@ def use_guarded_cursors(conn: Any, address: tuple[str, int], *, polled: bool) ->
 
 
 def gone_message(settings: Settings, outcome: str = "") -> str:
-    """The server closed the connection and accepts no new ones; `outcome` says what that did
-    to the command (what is kept). The fix differs for a server `services up` runs here."""
+    """The server shut down, or closed the connection and accepts no new ones; `outcome` says
+    what that did to the command (what is kept). The fix differs for a server `services up` runs
+    here."""
     server = f"The Spark Thrift Server at {settings.thrift_host}:{settings.thrift_port}"
     if settings.thrift_is_local:
         return (
-            f"{server} went away: it closed the connection and accepts no new ones, so it"
-            f" stopped or crashed (out of memory, killed). {outcome}Look at its log"
+            f"{server} went away: it was stopped (`lakehouse services down`, a signal) or"
+            f" crashed (out of memory, killed). {outcome}Look at its log"
             f" ({settings.service_log('thrift')} when `lakehouse services up` started it), start"
             " it again (`lakehouse services up`), then run the command again."
         )
     return (
-        f"{server} went away: it closed the connection and accepts no new ones (it stopped or"
-        f" crashed, or the network to it is down). {outcome}Restart it where it runs (THRIFT_HOST"
-        " names a server this project does not start), then run the command again."
+        f"{server} went away: it was stopped or crashed, or the network to it is down."
+        f" {outcome}Restart it where it runs (THRIFT_HOST names a server this project does not"
+        " start), then run the command again."
     )
 
 
@@ -257,6 +277,8 @@ def _cursor_class(polled: bool) -> type:
             error = OperationalError(
                 status if status.errorMessage else f"the statement ended in state {state}"
             )
+            if shutting_down(error):  # marked, since a caller may wrap the error in its own
+                mark_lost(self._connection, GONE)
             try:  # as after a failed synchronous statement, no operation is left open
                 self.close()
             except Exception:

@@ -6,7 +6,8 @@ The session's real Thrift Server is suspended with SIGSTOP, as Ctrl-Z or `docker
 would, or as a JVM stuck in garbage collection looks from outside: the kernel still accepts
 connections, nothing answers. It is always resumed before the test ends. Without the probe in
 `require_thrift` and the stall timeout (lakehouse/dbt_connections.py) both builds below waited
-for ever; the pytest timeouts turn that into a failure. A server of the test's own is killed.
+for ever; the pytest timeouts turn that into a failure. A server of the test's own is killed,
+or stopped as `lakehouse services down` stops it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import dbt_catalogue as cat
@@ -59,7 +61,7 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     )
     write_and_register(settings, cat.first_batch())
     pid = service_pid(settings, "thrift")
-    suspend = _SignalAfterFirstModel(pid, signal.SIGSTOP)
+    suspend = _AfterFirstModel(lambda: os.kill(pid, signal.SIGSTOP))
 
     with resumed_at_exit(pid), pytest.raises(ServiceError) as raised:
         dbt_runner.build(settings, register_sources=False, unit_tests=False, on_progress=suspend)
@@ -79,39 +81,53 @@ def test_a_server_that_stops_answering_mid_build_stops_the_build(
     _assert_kept_and_the_next_build_completes(settings, suspend.first)
 
 
+def _killed(service: services.Service) -> None:
+    process = service.process.running_process()
+    assert process is not None, "the test's server is not running"
+    os.kill(process.pid, signal.SIGKILL)
+
+
+def _stopped(service: services.Service) -> None:
+    # `lakehouse services down` from another terminal: the server stops its Spark session first
+    # and, until its port closes, fails what it is asked with "stopped SparkContext" errors.
+    services.stop(service)
+
+
 @pytest.mark.timeout(600)
-def test_a_server_killed_mid_build_stops_the_build_with_the_fix(own_thrift: Settings) -> None:
+@pytest.mark.parametrize("lose", [_killed, _stopped])
+def test_a_server_killed_or_stopped_mid_build_stops_the_build_with_the_fix(
+    own_thrift: Settings, lose: Callable[[services.Service], None]
+) -> None:
     settings = own_thrift
     write_and_register(settings, cat.first_batch())
-    kill = _SignalAfterFirstModel(service_pid(settings, "thrift"), signal.SIGKILL)
+    (service,) = services.select(settings, ["thrift"])
+    lost = _AfterFirstModel(lambda: lose(service))
 
     with pytest.raises(ServiceError) as raised:
-        dbt_runner.build(settings, register_sources=False, unit_tests=False, on_progress=kill)
+        dbt_runner.build(settings, register_sources=False, unit_tests=False, on_progress=lost)
 
     log = settings.log_dir / "thrift.log"
     assert str(raised.value) == (
-        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
-        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed)."
-        " dbt stopped: the models it finished are kept, the rest did not run. Look at its log"
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it was stopped"
+        " (`lakehouse services down`, a signal) or crashed (out of memory, killed). dbt stopped:"
+        " the models it finished are kept, the rest did not run. Look at its log"
         f" ({log} when `lakehouse services up` started it), start it again (`lakehouse services"
         " up`), then run the command again."
     )
-    _assert_stopped_after(
-        settings, kill.first, "went away (connection closed, no new ones accepted)"
-    )
+    # Every failed node names the loss: none with the server's shutdown errors (Java stack
+    # traces hundreds of lines long) or a bare transport error.
+    _assert_stopped_after(settings, lost.first, "went away (stopped or crashed): build stopped")
 
-    (service,) = services.select(settings, ["thrift"])
     services.start(service)
-    _assert_kept_and_the_next_build_completes(settings, kill.first)
+    _assert_kept_and_the_next_build_completes(settings, lost.first)
 
 
-class _SignalAfterFirstModel:
-    """A dbt progress callback that sends `sig` to the server once the first model succeeds, and
-    remembers which model that was."""
+class _AfterFirstModel:
+    """A dbt progress callback that does `action` to the server once the first model succeeds,
+    and remembers which model that was."""
 
-    def __init__(self, pid: int, sig: signal.Signals) -> None:
-        self._pid = pid
-        self._signal = sig
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action = action
         self._finished: list[str] = []
         self._lock = threading.Lock()  # dbt reports from its worker threads
 
@@ -119,12 +135,12 @@ class _SignalAfterFirstModel:
         if event.done and event.resource_type == "model" and event.status == "success":
             with self._lock:
                 if not self._finished:
-                    os.kill(self._pid, self._signal)
+                    self._action()
                 self._finished.append(event.name)
 
     @property
     def first(self) -> str:
-        assert self._finished, "no model finished, so the server was never signalled"
+        assert self._finished, "no model finished, so the server was never touched"
         return self._finished[0]
 
 

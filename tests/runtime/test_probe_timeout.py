@@ -150,3 +150,28 @@ def test_a_transport_error_means_the_server_is_gone_only_once_its_port_is_closed
     assert client.lost_cause(reset, "127.0.0.1", port) == client.GONE
     assert client.lost_cause(closed, "127.0.0.1", port) == client.GONE
     assert client.lost_cause(OperationalError("[TABLE_OR_VIEW_NOT_FOUND]"), "127.0.0.1", port) == ""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # PyHive closing an operation (the TCloseOperationResp is the error's argument).
+        "java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.",
+        # dbt-spark's poll of a statement that was running or queued.
+        "Error running query: java.lang.IllegalStateException: SparkContext has been shutdown",
+        "Job 12 cancelled because SparkContext was shut down",
+        "[INTERNAL_ERROR] No active or default Spark session found SQLSTATE: XX000",
+    ],
+)
+def test_a_server_shutting_down_is_gone_while_its_port_still_accepts(answer: str) -> None:
+    """What a server answers between stopping its Spark session and closing its port (seen with
+    `lakehouse services down` mid-build) means it is going: no use waiting for the port."""
+    from dbt_common.exceptions import DbtDatabaseError  # what dbt-spark's poll raises
+    from pyhive.exc import OperationalError
+    from TCLIService.ttypes import TCloseOperationResp, TStatus
+
+    close_reply = TCloseOperationResp(status=TStatus(statusCode=3, errorMessage=answer))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        assert client.lost_cause(OperationalError(close_reply), "127.0.0.1", port) == client.GONE
+        assert client.lost_cause(DbtDatabaseError(answer), "127.0.0.1", port) == client.GONE

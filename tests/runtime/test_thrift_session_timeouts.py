@@ -150,13 +150,7 @@ def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_le
     assert not worker.is_alive(), "the call kept waiting on the killed server"
     (error,) = outcome
     assert isinstance(error, ServiceError), error
-    log = settings.log_dir / "thrift.log"
-    assert str(error) == (
-        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it closed the"
-        " connection and accepts no new ones, so it stopped or crashed (out of memory, killed)."
-        f" Look at its log ({log} when `lakehouse services up` started it), start it again"
-        " (`lakehouse services up`), then run the command again."
-    )
+    assert str(error) == _went_away(settings)
     # SIGKILL skips Spark's shutdown hooks: the folders stay until the next start clears them.
     assert all(path.exists() for path in left_by_killed)
 
@@ -164,6 +158,37 @@ def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_le
     services.start(service)
     assert not any(path.exists() for path in left_by_killed)
     assert client.query("SELECT 1 + 1", settings=settings) == [(2,)]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("session", [_query, _wrapped_by_the_caller])
+def test_a_server_stopped_mid_statement_ends_the_call_with_the_same_error(
+    own_thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
+) -> None:
+    # `lakehouse services down` from another terminal. The server stops its Spark session first
+    # and, until its port closes, fails what it is asked with "stopped SparkContext" errors.
+    settings = own_thrift
+    watch = _PollWatch()
+    monkeypatch.setattr(client, "time", watch)
+    worker, outcome = _start_session(settings, session, watch)
+
+    (service,) = services.select(settings, ["thrift"])
+    assert services.stop(service) == "Spark Thrift Server (Delta): stopped"
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the call kept waiting on the stopped server"
+    (error,) = outcome
+    assert isinstance(error, ServiceError), error
+    assert str(error) == _went_away(settings)
+
+
+def _went_away(settings: Settings) -> str:
+    log = settings.log_dir / "thrift.log"
+    return (
+        f"The Spark Thrift Server at 127.0.0.1:{settings.thrift_port} went away: it was stopped"
+        " (`lakehouse services down`, a signal) or crashed (out of memory, killed). Look at its"
+        f" log ({log} when `lakehouse services up` started it), start it again (`lakehouse"
+        " services up`), then run the command again."
+    )
 
 
 @pytest.mark.timeout(180)
