@@ -220,12 +220,11 @@ def _patch_once() -> None:
         try:
             original_close(self)
         except Exception as exc:
-            # Found lost while closing (a server shutting down fails the close of the last
-            # statement): the build stops; this connection has nothing left to say.
-            cause = _BUILD.cause_of(exc, self.handle)
-            if not cause:
+            # Lost after the node's last statement (a server shutting down fails the close of
+            # it): the node's work is done, as in client._close_session. A later node finds the
+            # loss on its own and stops the build; if none follows, the build is complete.
+            if not _BUILD.cause_of(exc, self.handle):
                 raise
-            _BUILD.lose(cause)
             close_socket(transport)
 
     wrapper.__init__ = init

@@ -231,8 +231,10 @@ def _invoke(
         # dbt caught the Ctrl-C and stopped after its running statements; the caller must stop
         # too, not go on as after a failed build.
         raise outcome.exception
-    if lost:
+    if lost and not outcome.success:
         # Every node after the loss failed at once with the same cause: one error says it.
+        # (Lost after the last node, the build is complete: dbt's closing calls failed, and dbt
+        # shrugs those off.)
         raise ServiceError(lost_message(settings, lost))
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception

@@ -94,6 +94,7 @@ class ManagedProcess:
             "pid": popen.pid,
             "create_time": proc.create_time(),
             "boot_time": psutil.boot_time(),
+            "boot_id": _boot_id(),
             "command": list(command),
             "address": address,
         }
@@ -141,7 +142,14 @@ def _same_start(proc: psutil.Process, record: dict) -> bool:
     paused and resumed) moves every process's create_time. A check on create_time alone then
     takes running servers for stale, removes their pid files and leaves them running, out of
     `services down`'s reach: the likely cause of a CI run here where both services' pid files
-    vanished mid-run while their servers ran on (the kernel log shows the VM forked then)."""
+    vanished mid-run while their servers ran on (the kernel log shows the VM forked then).
+
+    Time since boot says nothing across a reboot (a boot script starts the same things at the
+    same uptime, often at the same pids), so a record from an earlier boot never matches: no
+    process outlives one."""
+    boot_id, recorded_boot_id = _boot_id(), record.get("boot_id")
+    if boot_id and recorded_boot_id and boot_id != recorded_boot_id:
+        return False
     created, recorded = proc.create_time(), float(record["create_time"])
     if abs(created - recorded) < 1.0:
         return True
@@ -149,6 +157,14 @@ def _same_start(proc: psutil.Process, record: dict) -> bool:
     if booted is None:
         return False
     return abs((created - psutil.boot_time()) - (recorded - float(booted))) < 1.0
+
+
+def _boot_id() -> str:
+    """This boot's id (Linux: a random UUID the kernel draws at each boot), "" elsewhere."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _stream_addresses(host: str, port: int) -> list[tuple]:

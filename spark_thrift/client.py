@@ -7,6 +7,7 @@ has one JVM (the Thrift Server) in front of it. Parameters are bound by PyHive's
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Iterator, Mapping
@@ -89,7 +90,8 @@ GONE = "gone"  # it shut down, or closed the connection and accepts no new ones:
 # What the server answers while it shuts down (`lakehouse services down`, SIGTERM, a fatal JVM
 # error): its Spark session is stopped first and, for a second or so, it still takes calls and
 # fails each with one of these, in a Java stack trace hundreds of lines long, before its port
-# closes. No statement fails this way on a server that goes on running.
+# closes. Only a hint: a server that goes on running can fail a statement with the last one (as
+# in a Delta bug, delta-io/delta#4370), so the port must close too.
 _SHUTTING_DOWN = (
     "Cannot call methods on a stopped SparkContext",
     "SparkContext has been shutdown",
@@ -102,35 +104,62 @@ def lost_cause(exc: BaseException, host: str, port: int) -> str:
     """STALLED or GONE when a Thrift call failed because the server at host:port is lost, ""
     for any other error (a failed statement, a refused login).
 
-    A connection reset or closed is GONE only when nothing accepts connections at the address
-    any more: a server that is still there (a proxy dropping an idle connection) is not, and
-    neither is a dead server behind a proxy that keeps the port open (its raw error stands).
-    An error that says the server's Spark session is stopped is GONE at once."""
+    A connection reset or closed, or an answer of a server shutting down, is GONE only when
+    nothing accepts connections at the address any more: a server that is still there (a proxy
+    dropping an idle connection) is not, and neither is a dead server behind a proxy that keeps
+    the port open (its raw error stands). The verdict is kept on `exc`: the layers an error
+    passes through (cursor, dbt-spark's wrapper) ask again, and each look may wait."""
+    known = getattr(exc, "_lakehouse_lost_cause", None)
+    if known is not None:
+        return known
+    cause = _lost_cause(exc, host, port)
+    with contextlib.suppress(AttributeError):  # an exception type with __slots__
+        exc._lakehouse_lost_cause = cause  # type: ignore[attr-defined]
+    return cause
+
+
+def _lost_cause(exc: BaseException, host: str, port: int) -> str:
     from thrift.transport.TTransport import TTransportException
 
     if timed_out(exc):
         return STALLED
-    if not isinstance(exc, TTransportException):
-        return GONE if shutting_down(exc) else ""
-    # The kernel closes a dying process's descriptors one by one, lowest first, and a connection
-    # accepted late may have a lower one than the listening socket: the client can see its
-    # connection reset while the port still accepts (seen once in CI). So look for a moment.
-    deadline = time.monotonic() + _SOCKETS_CLOSING_S
-    while port_open(host, port):
-        if time.monotonic() >= deadline:
-            return ""
-        time.sleep(0.1)
-    return GONE
+    if isinstance(exc, TTransportException):
+        # The kernel closes a dying process's descriptors one by one, lowest first, and a
+        # connection accepted late may have a lower one than the listening socket: the client
+        # can see its connection reset while the port still accepts (seen once in CI).
+        within_s = _SOCKETS_CLOSING_S
+    elif _shutting_down(exc):
+        within_s = _SHUTDOWN_S
+    else:
+        return ""
+    return GONE if _port_closes(host, port, within_s) else ""
 
 
 _SOCKETS_CLOSING_S = 1.0
+# From the first "stopped SparkContext" answer to the port closing took about a second here; a
+# JVM with much to clean up (shuffle files, many sessions) takes longer.
+_SHUTDOWN_S = 10.0
 
 
-def shutting_down(exc: BaseException) -> bool:
-    """Whether `exc` (a failed call, or a statement's error as PyHive or dbt-spark raise it) is
-    the server's answer while it shuts down."""
+def _shutting_down(exc: BaseException) -> bool:
+    """Whether `exc` (a failed call, or a statement's error as PyHive or dbt-spark raise it)
+    reads like the server's answer while it shuts down."""
     text = str(exc)
     return any(sign in text for sign in _SHUTTING_DOWN)
+
+
+def _port_closes(host: str, port: int, within_s: float) -> bool:
+    """Whether nothing accepts connections at host:port within `within_s`: two failed connects
+    in a row, since one may be a lost packet to a remote server."""
+    deadline = time.monotonic() + within_s
+    closed_in_a_row = 0
+    while True:
+        closed_in_a_row = 0 if port_open(host, port) else closed_in_a_row + 1
+        if closed_in_a_row == 2:
+            return True
+        if closed_in_a_row == 0 and time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def mark_lost(conn: Any, cause: str) -> None:
@@ -277,13 +306,13 @@ def _cursor_class(polled: bool) -> type:
             error = OperationalError(
                 status if status.errorMessage else f"the statement ended in state {state}"
             )
-            if shutting_down(error):  # marked, since a caller may wrap the error in its own
+            # Marked, since a caller may wrap the error in its own.
+            if lost_cause(error, *self._connection._lakehouse_address) == GONE:
                 mark_lost(self._connection, GONE)
-            try:  # as after a failed synchronous statement, no operation is left open
+            # As after a failed synchronous statement, no operation is left open; the
+            # statement's error is the one to tell (a lost server's close raises nothing).
+            with contextlib.suppress(Exception):
                 self.close()
-            except Exception:
-                if lost(self._connection):
-                    raise
             raise error
 
         def _fetch_more(self) -> None:

@@ -161,29 +161,39 @@ def claim_data_dir(settings: Settings) -> int | None:
     these folders, and what a server killed before its clean-up left there can go. The caller
     closes its own copy once the server has started."""
     path = server_lock_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ServiceError(
+            f"Cannot open the Thrift Server's lock file {path} ({exc.strerror}): its DATA_DIR"
+            " must be writable by this user. Fix the folder's owner or permissions, or set"
+            " another DATA_DIR."
+        ) from exc
+    claim: int | None = fd
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise _already_runs(settings) from None
-    except OSError:
+    except OSError:  # no locks here: the check below is all there is
         os.close(fd)
-        return None
-    # A server started without the lock (by an older version of this project) is found by its
-    # working folder, which every start sets to this one.
+        claim = None
+    # A server started without the lock (by an older version of this project, or on a file
+    # system without locks) is found by its working folder, which every start sets to this one.
     pid = _server_working_in(spark_dir(settings))
     if pid is not None:
-        os.close(fd)
+        if claim is not None:
+            os.close(claim)
         raise _already_runs(settings, pid)
-    return fd
+    return claim
 
 
 def _server_working_in(folder: Path) -> int | None:
     """The pid of a Thrift Server (this user's, on this machine) working in `folder`."""
     import psutil
 
+    folder = folder.resolve()  # as the kernel reports a working folder: no symlinks
     for proc in psutil.process_iter():
         try:
             if SERVER_CLASS in proc.cmdline() and Path(proc.cwd()) == folder:

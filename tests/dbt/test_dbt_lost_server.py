@@ -29,7 +29,7 @@ from lakehouse import dbt_runner, services
 from lakehouse.cli import app
 from lakehouse.dbt_runner import Progress
 from lakehouse.settings import Settings
-from lakehouse.supervisor import ServiceError
+from lakehouse.supervisor import ServiceError, port_open
 from spark_thrift.client import is_healthy, query
 
 pytestmark = pytest.mark.services
@@ -120,6 +120,29 @@ def test_a_server_killed_or_stopped_mid_build_stops_the_build_with_the_fix(
 
     services.start(service)
     _assert_kept_and_the_next_build_completes(settings, lost.first)
+
+
+@pytest.mark.timeout(300)
+def test_a_server_lost_after_the_last_statement_leaves_the_build_complete(
+    own_thrift: Settings,
+) -> None:
+    """After the last node dbt opens one more connection (for its end-of-run hooks): a server
+    killed by then fails only that, which dbt shrugs off. The build's work is done, so it is
+    complete; the next command finds the server gone."""
+    settings = own_thrift
+    write_and_register(settings, cat.first_batch())
+    (service,) = services.select(settings, ["thrift"])
+    lost = _AfterFirstModel(lambda: _killed(service))
+
+    summary = dbt_runner.build(
+        settings, register_sources=False, unit_tests=False,
+        select=["stg_spotify__artists"], exclude=["resource_type:test"], on_progress=lost,
+    )
+
+    assert lost.first == "stg_spotify__artists"
+    assert summary.success
+    assert [(n.name, n.status) for n in summary.nodes] == [("stg_spotify__artists", "success")]
+    assert not port_open(settings.thrift_host, settings.thrift_port)
 
 
 class _AfterFirstModel:

@@ -19,6 +19,7 @@ import pytest
 from lakehouse.supervisor import ManagedProcess
 
 STEP_S = 3600.0
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux, where this project runs its tests
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def recorded(tmp_path: Path) -> Iterator[tuple[ManagedProcess, psutil.Process]]:
         proc.wait(5)
 
 
-def _rewrite(process: ManagedProcess, **changes: float | None) -> None:
+def _rewrite(process: ManagedProcess, **changes: float | str | None) -> None:
     record = json.loads(process.pid_file.read_text())
     for key, value in changes.items():
         if value is None:
@@ -41,10 +42,11 @@ def _rewrite(process: ManagedProcess, **changes: float | None) -> None:
     process.pid_file.write_text(json.dumps(record))
 
 
-def test_the_record_holds_the_boot_time(recorded) -> None:
+def test_the_record_holds_the_boot_time_and_id(recorded) -> None:
     process, proc = recorded
     record = json.loads(process.pid_file.read_text())
     assert record["boot_time"] == psutil.boot_time()
+    assert record["boot_id"] == BOOT_ID.read_text().strip()
     assert process.running_process().pid == proc.pid
 
 
@@ -67,6 +69,18 @@ def test_another_process_at_the_recorded_pid_is_not_the_server(recorded) -> None
     _rewrite(process, create_time=record["create_time"] - STEP_S)
     assert process.running_process() is None
     assert not process.pid_file.exists()
+
+
+def test_a_record_from_an_earlier_boot_never_names_a_process(recorded) -> None:
+    process, proc = recorded
+    record = json.loads(process.pid_file.read_text())
+    # The same time since boot, an earlier boot: a boot script starting the same things again.
+    _rewrite(process, create_time=record["create_time"] - STEP_S,
+             boot_time=record["boot_time"] - STEP_S,
+             boot_id="00000000-0000-4000-8000-000000000000")
+    assert process.running_process() is None
+    assert not process.stop(timeout_s=5)  # `services down` leaves the process alone
+    assert proc.is_running()
 
 
 def test_a_pid_file_from_before_boot_time_was_recorded_goes_by_create_time(recorded) -> None:

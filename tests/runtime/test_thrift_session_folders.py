@@ -5,6 +5,7 @@ server holds a lock on DATA_DIR's Spark folder for as long as it lives."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -92,10 +93,26 @@ def test_a_start_clears_what_earlier_servers_left_while_holding_the_data_dir(
     thrift.prepare().close_fds()  # released: the next start claims it
 
 
-def test_a_server_started_without_the_lock_is_found_by_its_working_folder(tmp_path: Path) -> None:
-    """A server an older version of this project started holds no lock: a start finds it by its
-    working folder and command, and clears nothing."""
-    settings = Settings(_env_file=None, data_dir=tmp_path)
+@pytest.mark.parametrize("data_dir", ["plain", "symlinked", "without_locks"])
+def test_a_server_started_without_the_lock_is_found_by_its_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: str
+) -> None:
+    """A server an older version of this project started holds no lock, nor does any server on
+    a file system without locks (some network and FUSE mounts): a start finds it by its working
+    folder and command, and clears nothing. The kernel reports a working folder without
+    symlinks, and DATA_DIR may have some."""
+    real = tmp_path / "real"
+    real.mkdir()
+    settings = Settings(_env_file=None, data_dir=real)
+    if data_dir == "symlinked":
+        (tmp_path / "link").symlink_to(real)
+        settings = Settings(_env_file=None, data_dir=tmp_path / "link")
+    if data_dir == "without_locks":  # what flock says there
+
+        def no_locks(fd: int, operation: int) -> None:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+        monkeypatch.setattr(launcher.fcntl, "flock", no_locks)
     folder = launcher.spark_dir(settings)
     left = launcher.local_dir(settings) / "blockmgr-in-use"
     left.mkdir(parents=True)
@@ -112,5 +129,18 @@ def test_a_server_started_without_the_lock_is_found_by_its_working_folder(tmp_pa
         looks_like_a_server.kill()
         looks_like_a_server.wait()
     claim = launcher.claim_data_dir(settings)
-    assert claim is not None
-    os.close(claim)
+    assert (claim is None) == (data_dir == "without_locks")
+    if claim is not None:
+        os.close(claim)
+
+
+def test_a_lock_file_that_cannot_be_opened_fails_the_start_with_the_fix(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    lock = launcher.server_lock_path(settings)
+    lock.mkdir(parents=True)  # not openable for writing, even by root
+    with pytest.raises(ServiceError) as refused:
+        launcher.claim_data_dir(settings)
+    assert str(refused.value) == (
+        f"Cannot open the Thrift Server's lock file {lock} (Is a directory): its DATA_DIR must be"
+        " writable by this user. Fix the folder's owner or permissions, or set another DATA_DIR."
+    )
