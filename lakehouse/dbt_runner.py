@@ -233,8 +233,8 @@ def _invoke(
         raise outcome.exception
     if lost and not outcome.success:
         # Every node after the loss failed at once with the same cause: one error says it.
-        # (Lost after the last node, the build is complete: dbt's closing calls failed, and dbt
-        # shrugs those off.)
+        # Lost after the last node, the build is complete: only the connection dbt opens at the
+        # end of the run (for its end-of-run hooks) failed, and dbt shrugs that off.
         raise ServiceError(lost_message(settings, lost))
     if outcome.exception is not None:
         raise DbtRunError(_explain(outcome.exception, settings)) from outcome.exception

@@ -25,7 +25,6 @@ def run_pipeline(settings: Settings, **parameters: Any) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any], settings: Settings, console: Console) -> None:
-
     stages = Table("stage", "status", "seconds")
     for name, stage in report["stages"].items():
         stages.add_row(name, stage["status"], f"{stage['seconds']:.1f}")

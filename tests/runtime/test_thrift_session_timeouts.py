@@ -137,20 +137,14 @@ def test_a_server_killed_mid_statement_ends_the_call_and_a_restart_clears_its_le
     own_thrift: Settings, monkeypatch: pytest.MonkeyPatch, session
 ) -> None:
     settings = own_thrift
-    watch = _PollWatch()
-    monkeypatch.setattr(client, "time", watch)
-    worker, outcome = _start_session(settings, session, watch)
+    worker, outcome = _session_running(settings, monkeypatch, session)
     scratch = launcher.local_dir(settings)
     left_by_killed = set(scratch.iterdir())
     # A killed server's scratch space: Spark's block manager folder and its copy of the jars.
     assert {path.name.split("-")[0] for path in left_by_killed} >= {"blockmgr", "spark"}
 
     os.kill(service_pid(settings, "thrift"), signal.SIGKILL)
-    worker.join(timeout=60)
-    assert not worker.is_alive(), "the call kept waiting on the killed server"
-    (error,) = outcome
-    assert isinstance(error, ServiceError), error
-    assert str(error) == _went_away(settings)
+    assert str(_error_of(worker, outcome, "killed")) == _went_away(settings)
     # SIGKILL skips Spark's shutdown hooks: the folders stay until the next start clears them.
     assert all(path.exists() for path in left_by_killed)
 
@@ -168,17 +162,29 @@ def test_a_server_stopped_mid_statement_ends_the_call_with_the_same_error(
     # `lakehouse services down` from another terminal. The server stops its Spark session first
     # and, until its port closes, fails what it is asked with "stopped SparkContext" errors.
     settings = own_thrift
-    watch = _PollWatch()
-    monkeypatch.setattr(client, "time", watch)
-    worker, outcome = _start_session(settings, session, watch)
+    worker, outcome = _session_running(settings, monkeypatch, session)
 
     (service,) = services.select(settings, ["thrift"])
     assert services.stop(service) == "Spark Thrift Server (Delta): stopped"
+    assert str(_error_of(worker, outcome, "stopped")) == _went_away(settings)
+
+
+def _session_running(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, session
+) -> tuple[threading.Thread, list[BaseException]]:
+    """`session` on a 60 s statement in a thread, once the server reports it running."""
+    watch = _PollWatch()
+    monkeypatch.setattr(client, "time", watch)
+    return _start_session(settings, session, watch)
+
+
+def _error_of(worker: threading.Thread, outcome: list[BaseException], how: str) -> ServiceError:
+    """The session's error once its server was lost (`how`): it must end, with a ServiceError."""
     worker.join(timeout=60)
-    assert not worker.is_alive(), "the call kept waiting on the stopped server"
+    assert not worker.is_alive(), f"the call kept waiting on the {how} server"
     (error,) = outcome
     assert isinstance(error, ServiceError), error
-    assert str(error) == _went_away(settings)
+    return error
 
 
 def _went_away(settings: Settings) -> str:
