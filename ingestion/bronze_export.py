@@ -440,7 +440,7 @@ def _export_entities(
     rescan: bool,
     progress: ProgressCallback | None,
 ) -> None:
-    from ingestion.mongodb import client
+    from ingestion.mongodb import access_refused_message, client
 
     try:
         # dbt sources expect the quarantine to exist even when nothing was ever rejected.
@@ -459,6 +459,9 @@ def _export_entities(
             " LAKE_ROOT is reachable and writable; the export is safe to re-run."
         ) from exc
     except PyMongoError as exc:
+        refused = access_refused_message(settings, exc)
+        if refused:
+            raise ExportError(f"{refused} The export is safe to re-run.") from exc
         raise ExportError(
             f"MongoDB at {settings.mongodb_display} failed during the export"
             f" ({type(exc).__name__}: {exc}). Start it with `lakehouse services up` or fix"

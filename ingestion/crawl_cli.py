@@ -141,22 +141,16 @@ def crawl(
         crawl_endpoint,
         run_crawl,
     )
-    from ingestion.mongodb import check_uri, is_healthy
+    from ingestion.mongodb import connection_problem
     from lakehouse.settings import get_settings
-    from lakehouse.supervisor import ServiceError
 
     settings = get_settings()
     if mode:
         settings = settings.model_copy(update={"crawl_mode": mode})
-    try:
-        check_uri(settings)  # a malformed MONGODB_URI is named as such, not as "not reachable"
-    except ServiceError as exc:
-        raise _fail(str(exc)) from None
-    if not is_healthy(settings):
-        raise _fail(
-            f"MongoDB is not reachable at {settings.mongodb_display}: start it with "
-            "`lakehouse services up --only ferretdb` or set MONGODB_URI"
-        )
+    # A malformed MONGODB_URI or a refused login is named as such, not as "not reachable".
+    problem = connection_problem(settings)
+    if problem:
+        raise _fail(problem)
     announce = (lambda _message: None) if as_json else _say
     with crawl_endpoint(
         settings, emulator_artists=emulator_artists, emulator_mode=emulator_mode, announce=announce

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
 from lakehouse.settings import Settings, get_settings
 from lakehouse.supervisor import ServiceError
@@ -65,10 +65,91 @@ def database(settings: Settings | None = None) -> Database:
 
 
 def is_healthy(settings: Settings | None = None, timeout_ms: int = 1000) -> bool:
-    """Whether the server answers a ping. False, not an exception, for a malformed URI (no
-    server can answer it), so a health check never ends in a traceback; `check_uri` says why."""
+    """Whether the server answers a ping. False, not an exception, for a malformed URI or a
+    refused login (no server can answer those), so a health check never ends in a traceback;
+    `answers` and `connection_problem` say why."""
+    try:
+        return answers(settings, timeout_ms)
+    except ServiceError:
+        return False
+
+
+def answers(settings: Settings | None = None, timeout_ms: int = 1000) -> bool:
+    """Whether the server answers a ping: False when it cannot be reached.
+
+    Raises ServiceError, with the fix, when the settings cannot work: a malformed URI, or a
+    server that answers but refuses the login in MONGODB_URI (waiting would not help).
+    """
+    settings = settings or get_settings()
     try:
         with client(settings, timeout_ms=timeout_ms) as mongo:
             return mongo.admin.command("ping").get("ok") == 1.0
-    except (PyMongoError, ServiceError):
+    except PyMongoError as exc:
+        refused = access_refused_message(settings, exc)
+        if refused:
+            raise ServiceError(refused) from None
         return False
+
+
+def probe_timeout_ms(settings: Settings) -> int:
+    """How long one health probe waits. Polling a local start wants a short timeout; one check
+    of a server across a network (an Atlas TLS handshake after an SRV lookup) can take longer
+    than a second."""
+    return 1000 if settings.mongodb_is_local else 5000
+
+
+def connection_problem(settings: Settings | None = None) -> str | None:
+    """None when the server answers a ping, else what is wrong and the fix (for a command that
+    is about to use MongoDB, such as `lakehouse crawl`)."""
+    settings = settings or get_settings()
+    try:
+        if answers(settings, probe_timeout_ms(settings)):
+            return None
+    except ServiceError as exc:
+        return str(exc)
+    return f"MongoDB is not reachable at {settings.mongodb_display}: {unreachable_fix(settings)}."
+
+
+def unreachable_fix(settings: Settings) -> str:
+    if settings.mongodb_is_local:
+        return "start it (`lakehouse services up --only ferretdb`)"
+    return (
+        "check that the server in MONGODB_URI is up and reachable from here (for Atlas: the"
+        " project's IP access list)"
+    )
+
+
+# What a server answers when the login or the user's roles are the problem, not the server.
+# MongoDB: 18 AuthenticationFailed and 13 Unauthorized. Atlas answers both as 8000 AtlasError,
+# told apart by the message: "bad auth : Authentication failed." and "user is not allowed to do
+# action [insert] on [spotify.artists]".
+_AUTHENTICATION_FAILED = 18
+_UNAUTHORIZED = 13
+_ATLAS_ERROR = 8000
+
+
+def access_refused_message(settings: Settings, exc: BaseException) -> str | None:
+    """What to fix when `exc` is the server refusing the login or an action, else None.
+
+    Quotes the server's own reason (it names no password), never the connection string.
+    """
+    if not isinstance(exc, OperationFailure):
+        return None
+    details = exc.details or {}
+    reason = next(iter(str(details.get("errmsg") or exc).splitlines()), "")[:200]
+    cause = f"{details.get('codeName') or 'code ' + str(exc.code)}: {reason}"
+    atlas = exc.code == _ATLAS_ERROR
+    if exc.code == _AUTHENTICATION_FAILED or (atlas and "bad auth" in reason):
+        return (
+            f"MongoDB at {settings.mongodb_display} refused the login in MONGODB_URI ({cause})."
+            " Check the user name and password (percent-encoded in the URI), and authSource:"
+            " the database that holds the user, by default the one in the URI's path, else"
+            " admin (Atlas keeps its database users in admin)."
+        )
+    if exc.code == _UNAUTHORIZED or (atlas and "not allowed to do action" in reason):
+        return (
+            f"MongoDB at {settings.mongodb_display} refused an action to the user in MONGODB_URI"
+            f" ({cause}). Give that user the readWrite role on the database"
+            f" {settings.mongodb_database!r} (MONGODB_DATABASE), as terraform/ does for Atlas."
+        )
+    return None

@@ -128,8 +128,11 @@ def check_service_address(service: Service) -> Check:
     where = f"external at {service.address} ({setting})"
     # A URI names the whole server; a host is only half of the address.
     check = setting if service.external_display else f"{setting}/{service.name.upper()}_PORT"
-    if service.probe():
-        return Check(service.title, True, f"{where}, answers")
+    try:
+        if service.probe():
+            return Check(service.title, True, f"{where}, answers")
+    except ServiceError as exc:  # it answers, but refuses (a wrong login)
+        return Check(service.title, False, f"{where}, refuses the login", str(exc))
     return Check(
         service.title,
         False,

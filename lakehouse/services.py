@@ -55,6 +55,8 @@ class Service:
     host: str
     port: int
     prepare: Callable[[], Launch]
+    # Whether the server answers. Raises ServiceError when it answers but the settings cannot
+    # work (a refused login), so that is named instead of "does not answer".
     probe: Callable[[], bool]
     start_timeout_s: float
     process: ManagedProcess
@@ -86,6 +88,8 @@ class ServiceState:
     pid: int | None
     managed: bool
     detail: str = ""
+    # Why the settings cannot work (a malformed URI, a refused login), with the fix; "" if none.
+    problem: str = ""
 
 
 def _managed(settings: Settings, name: str) -> ManagedProcess:
@@ -97,10 +101,6 @@ def _managed(settings: Settings, name: str) -> ManagedProcess:
 
 
 def _ferretdb(settings: Settings) -> Service:
-    # Polling a local start wants a short timeout; one check of a server across a network (an
-    # Atlas TLS handshake after an SRV lookup) can take longer than a second.
-    probe_timeout_ms = 1000 if settings.mongodb_is_local else 5000
-
     def prepare() -> Launch:
         return Launch(ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir)
 
@@ -110,7 +110,8 @@ def _ferretdb(settings: Settings) -> Service:
         host=settings.ferretdb_host,
         port=settings.ferretdb_port,
         prepare=prepare,
-        probe=lambda: mongodb.is_healthy(settings, timeout_ms=probe_timeout_ms),
+        # Raises ServiceError for a refused login: a server that answers but never will.
+        probe=lambda: mongodb.answers(settings, mongodb.probe_timeout_ms(settings)),
         start_timeout_s=30,
         process=_managed(settings, "ferretdb"),
         external_setting=None if settings.mongodb_is_local else "MONGODB_URI",
@@ -316,10 +317,9 @@ def state(service: Service) -> ServiceState:
     proc = service.process.running_process()  # also when external: a leftover must show
     try:
         service.check_settings()
-        problem = ""
+        healthy, problem = service.probe(), ""
     except ServiceError as exc:
-        problem = str(exc)
-    healthy = not problem and service.probe()
+        healthy, problem = False, str(exc)
     if service.external:
         detail = f"external ({service.external_setting})"
         if proc is not None:
@@ -340,4 +340,5 @@ def state(service: Service) -> ServiceState:
         pid=proc.pid if proc else None,
         managed=proc is not None,
         detail=detail,
+        problem=problem,
     )

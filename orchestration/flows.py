@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
@@ -51,8 +52,14 @@ class StageFailed(RuntimeError):
         self.cause = cause
 
 
-def services_down(settings: Settings) -> tuple[list[str], dict[str, str]]:
-    """(each service not answering, with its fix), (every service's address by name)."""
+@dataclass(frozen=True)
+class ServicesChecked:
+    down: list[str]  # each service not answering, with its fix
+    unusable: list[str]  # why a service's settings cannot work (a refused login), with the fix
+    addresses: dict[str, str]  # every service's address by name
+
+
+def check_each_service(settings: Settings) -> ServicesChecked:
     from lakehouse import services
 
     checked = [(s, services.state(s)) for s in services.all_services(settings)]
@@ -60,9 +67,10 @@ def services_down(settings: Settings) -> tuple[list[str], dict[str, str]]:
         f"{st.title} ({st.address}): "
         + (f"check {s.external_setting}" if s.external else "start it with `lakehouse services up`")
         for s, st in checked
-        if not st.healthy
+        if not st.healthy and not st.problem
     ]
-    return down, {st.name: st.address for _, st in checked}
+    unusable = [st.problem for _, st in checked if st.problem]
+    return ServicesChecked(down, unusable, {st.name: st.address for _, st in checked})
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -70,10 +78,12 @@ def services_down(settings: Settings) -> tuple[list[str], dict[str, str]]:
 def check_services(settings: Settings) -> dict[str, str]:
     from lakehouse.supervisor import ServiceError
 
-    down, addresses = services_down(settings)
-    if down:
-        raise ServiceError(f"not answering: {'; '.join(down)}.")
-    return addresses
+    checked = check_each_service(settings)
+    if checked.unusable:
+        raise ServiceError(" ".join(checked.unusable))
+    if checked.down:
+        raise ServiceError(f"not answering: {'; '.join(checked.down)}.")
+    return checked.addresses
 
 
 @task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -209,7 +219,7 @@ def _stage(run: run_log.PipelineRun, name: str, fn: Callable[..., T], *args: Any
 
 def _down_now() -> list[str]:
     try:
-        return services_down(get_settings())[0]
+        return check_each_service(get_settings()).down
     except Exception:  # a hint only: never mask the stage's own error
         return []
 

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from ingestion.crawl.api_client import ApiEndpoint, CrawlStopped, RequestFailed, SpotifyApi
 from ingestion.crawl.endpoints import crawl_endpoint, emulator_endpoint, spotify_endpoint
 from ingestion.crawl.pipeline import Crawler, Progress, ProgressCallback
 from ingestion.crawl.seeds import SeedFileError, read_seed_file
 from ingestion.crawl.summary import CrawlSummary
+from ingestion.mongodb import access_refused_message, database, unreachable_fix
 from lakehouse.exclusive_lock import LockHeld, exclusive
 from lakehouse.settings import Settings
 
@@ -47,8 +48,9 @@ class CrawlBusy(LockHeld):
 
 
 class CrawlStoreError(RuntimeError):
-    """MongoDB could not be reached during a crawl (stopped, crashed, network); the message says
-    how to resume. Other MongoDB errors (refused commands, bugs) propagate as they are."""
+    """MongoDB could not be reached during a crawl (stopped, crashed, network), or refused the
+    login or a write; the message says what to fix and how to resume. Other MongoDB errors
+    (bugs) propagate as they are."""
 
 
 def store_failed_message(settings: Settings, crawl_id: str, exc: ConnectionFailure) -> str:
@@ -56,12 +58,18 @@ def store_failed_message(settings: Settings, crawl_id: str, exc: ConnectionFailu
     cause = str(exc).split(", Topology Description: ")[0]
     if len(cause) > 240:
         cause = cause[:240] + "..."
-    fix = ("start it (`lakehouse services up --only ferretdb`)" if settings.mongodb_is_local
-           else "check that the server in MONGODB_URI is up and reachable from here")
     return (
         f"MongoDB at {settings.mongodb_display} could not be reached during crawl {crawl_id}"
-        f" ({type(exc).__name__}: {cause}). What the crawl stored before is kept: {fix}, then"
-        " crawl again; it resumes with the artists still pending."
+        f" ({type(exc).__name__}: {cause}). What the crawl stored before is kept:"
+        f" {unreachable_fix(settings)}, then crawl again; it resumes with the artists still"
+        " pending."
+    )
+
+
+def store_refused_message(crawl_id: str, refused: str) -> str:
+    return (
+        f"crawl {crawl_id} stopped: {refused} What the crawl stored before is kept; crawl again"
+        " once that is fixed, it resumes with the artists still pending."
     )
 
 
@@ -99,8 +107,6 @@ def run_crawl(
                              progress=progress, retry_given_up=retry_given_up)
     crawl_id = crawl_id or new_crawl_id()
     if db is None:
-        from ingestion.mongodb import database
-
         db = database(settings)
     api = SpotifyApi(endpoint, settings)
     per_run = settings.crawl_artists_per_run if artists_per_run is None else artists_per_run
@@ -117,4 +123,9 @@ def run_crawl(
                 entries, per_run, retry_given_up=retry_given_up)
         except ConnectionFailure as exc:
             raise CrawlStoreError(store_failed_message(settings, crawl_id, exc)) from exc
+        except OperationFailure as exc:
+            refused = access_refused_message(settings, exc)
+            if refused is None:
+                raise
+            raise CrawlStoreError(store_refused_message(crawl_id, refused)) from exc
 
