@@ -63,14 +63,22 @@ def services_up(only: list[str] | None = ServiceOption) -> None:
 
 
 @services_app.command("down")
-def services_down(only: list[str] | None = ServiceOption) -> None:
-    """Stop the services this project started (and nothing else)."""
+def services_down(
+    only: list[str] | None = ServiceOption,
+    force: bool = typer.Option(
+        False, "--force", help="Stop them even while a job (crawl, export, dbt, pipeline) runs."
+    ),
+) -> None:
+    """Stop the services this project started (and nothing else); refused while a job runs."""
     from lakehouse import services
 
     settings = get_settings()
     try:
+        chosen = services.select(settings, only)
+        if not force:
+            services.refuse_while_jobs_run(settings, chosen)
         # Reverse order: the Thrift Server first, the database last.
-        for service in reversed(services.select(settings, only)):
+        for service in reversed(chosen):
             console.print(services.stop(service), highlight=False)
     except ServiceError as exc:
         raise fail(str(exc)) from exc

@@ -73,11 +73,44 @@ def exclusive(
 
 
 def describe_holder(settings: Settings, name: str) -> str:
-    try:
-        held = json.loads(_holder_path(settings, name).read_text())
-        return f"{held['holder']}, pid {held['pid']}, since {held['since']}"
-    except (OSError, ValueError, KeyError):
+    held = _read_holder(_holder_path(settings, name))
+    if held is None:
         return "holder unknown"
+    return f"{held['holder']}, pid {held['pid']}, since {held['since']}"
+
+
+def _read_holder(path: Path) -> dict | None:
+    try:
+        held = json.loads(path.read_text())
+        return held if {"holder", "pid", "since"} <= held.keys() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def is_held(settings: Settings, name: str) -> bool:
+    """Whether a live process holds lock `name` now (a holder file left by a killed job is not
+    enough: the kernel released its lock)."""
+    lock = FileLock(lock_path(settings, name), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def running_jobs(settings: Settings) -> list[str]:
+    """The jobs holding a lock on this machine now, one line per process with each lock's
+    holder (a pipeline holds the pipeline, crawl and lake-write locks at once)."""
+    by_pid: dict[int, list[dict]] = {}
+    for path in sorted(settings.run_dir.glob("*.holder.json")):
+        held = _read_holder(path)
+        if held is not None and is_held(settings, path.name.removesuffix(".holder.json")):
+            by_pid.setdefault(held["pid"], []).append(held)
+    return [
+        f"{', '.join(h['holder'] for h in held)} (pid {pid}, since {min(h['since'] for h in held)})"
+        for pid, held in by_pid.items()
+    ]
 
 
 # Lake locks held, with their depth, per (lock file, thread): lake_writer is re-entrant within

@@ -17,6 +17,7 @@ import psutil
 from filelock import FileLock, Timeout
 
 from ingestion import ferretdb_server, mongodb
+from lakehouse import exclusive_lock
 from lakehouse.settings import Settings
 from lakehouse.supervisor import (
     ManagedProcess,
@@ -296,6 +297,21 @@ def _leftover_warning(service: Service) -> str:
         f" (warning: {_leftover_note(service, leftover.pid)}; stop it with"
         f" `lakehouse services down --only {service.name}`)"
     )
+
+
+def refuse_while_jobs_run(settings: Settings, chosen: list[Service]) -> None:
+    """Raise ServiceError naming the running jobs when one of `chosen` runs and a job (a crawl,
+    an export, a dbt build, a pipeline run) holds a lock on this machine: stopping the service
+    under it would fail the job part-way."""
+    running = [s.title for s in chosen if s.process.running_process() is not None]
+    jobs = exclusive_lock.running_jobs(settings) if running else []
+    if jobs:
+        raise ServiceError(
+            f"Not stopping {' and '.join(running)}: a job is running on this machine and may be"
+            f" using it ({'; '.join(jobs)}). Stopping it now would fail the job part-way. Wait"
+            " for the job to finish, or stop it first (Ctrl-C where it runs, or kill the pid),"
+            " then run `lakehouse services down` again; `--force` stops it anyway."
+        )
 
 
 def stop(service: Service) -> str:

@@ -44,7 +44,7 @@ def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "THRIFT_PORT": str(free_port()),
     }
     yield env
-    run_cli("services", "down", env=env)  # never leave a process behind, whatever failed
+    run_cli("services", "down", "--force", env=env)  # never leave a process behind
 
 
 @pytest.fixture
@@ -54,6 +54,67 @@ def busy_port() -> Iterator[int]:
     sock.listen(1)
     yield sock.getsockname()[1]
     sock.close()
+
+
+# A pipeline run as flows.py holds its locks: the pipeline lock, then the lake's write lock.
+HOLD_PIPELINE_LOCKS = """
+import time
+from lakehouse import exclusive_lock
+from lakehouse.settings import get_settings
+from orchestration.pipeline_lock import pipeline_lock
+
+settings = get_settings()
+with pipeline_lock(settings, "run-t"), exclusive_lock.lake_writer(settings, "pipeline run-t"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _holding_pipeline_locks(env: dict[str, str]) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_PIPELINE_LOCKS],
+                              env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_services_down_is_refused_while_a_job_runs_unless_forced(
+    private_env: dict[str, str],
+) -> None:
+    assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
+    pid_file = Path(private_env["DATA_DIR"]) / "run" / "ferretdb.pid"
+    holder = _holding_pipeline_locks(private_env)
+    try:
+        refused = run_cli("services", "down", env=private_env)
+        assert refused.returncode == 1
+        message = " ".join(refused.stderr.split())
+        assert (
+            "Not stopping MongoDB (FerretDB): a job is running on this machine and may be using"
+            f" it (pipeline run-t, run run-t (pid {holder.pid}, since 20"
+        ) in message
+        assert "--force` stops it anyway" in message and "Traceback" not in message
+        ferretdb_pid = json.loads(pid_file.read_text())["pid"]
+        assert psutil.pid_exists(ferretdb_pid)
+        assert not port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+        # Nothing of ours runs for the Thrift Server: nothing to refuse.
+        thrift = run_cli("services", "down", "--only", "thrift", env=private_env)
+        assert thrift.returncode == 0 and "not running (nothing to stop)" in thrift.stdout
+
+        forced = run_cli("services", "down", "--force", env=private_env)
+        assert forced.returncode == 0 and "MongoDB (FerretDB): stopped" in forced.stdout
+        assert port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+        # A job killed with kill -9 leaves its holder files, but no lock: not a running job.
+        assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
+        holder.kill()
+        holder.wait(timeout=10)
+        assert (Path(private_env["DATA_DIR"]) / "run" / "pipeline.holder.json").exists()
+        after_kill = run_cli("services", "down", env=private_env)
+        assert after_kill.returncode == 0, after_kill.stderr
+        assert "MongoDB (FerretDB): stopped" in after_kill.stdout
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
 
 
 def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:
