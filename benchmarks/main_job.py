@@ -54,8 +54,10 @@ def private_environment(tmp: Path) -> dict[str, str]:
 
 
 def stop_services(env: dict[str, str]) -> None:
-    """`lakehouse services down` in that environment: stops, by pid, what the job started."""
-    down = subprocess.run([str(CLI), "services", "down"], env=env, capture_output=True, text=True)
+    """`lakehouse services down` in that environment: stops, by pid, what the job started.
+    `--force`: a job stopped part-way may still be exiting, and its folder is deleted next."""
+    down = subprocess.run([str(CLI), "services", "down", "--force"], env=env,
+                          capture_output=True, text=True)
     print(down.stdout, down.stderr, flush=True)
 
 

@@ -146,6 +146,13 @@ def access_refused_message(settings: Settings, exc: BaseException) -> str | None
             " the database that holds the user, by default the one in the URI's path, else"
             " admin (Atlas keeps its database users in admin)."
         )
+    if exc.code == _UNAUTHORIZED and "requires authentication" in reason.lower():
+        # `ping` needs no login, so a server with users passes the health check without one.
+        return (
+            f"MongoDB at {settings.mongodb_display} requires a login, and MONGODB_URI gives none"
+            f" ({cause}). Put the user name and password in it:"
+            " mongodb://<user>:<password>@<host>/ (both percent-encoded)."
+        )
     if exc.code == _UNAUTHORIZED or (atlas and "not allowed to do action" in reason):
         return (
             f"MongoDB at {settings.mongodb_display} refused an action to the user in MONGODB_URI"

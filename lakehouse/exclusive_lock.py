@@ -1,9 +1,9 @@
 """One holder at a time for a named job on this machine: an OS file lock in DATA_DIR/run.
 
 The kernel releases the lock when the holder dies, so a job killed with `kill -9` leaves a lock
-file but no lock and the next run simply proceeds. A second job is refused at once (no waiting),
-told who holds the lock. The lock guards one machine: with a shared LAKE_ROOT on HDFS, run the
-writers from one orchestrator only.
+file but no lock and the next run simply proceeds. A second job is refused at once (within half
+a second, `_CHECK_GRACE_S`), told who holds the lock. The lock guards one machine: with a shared
+LAKE_ROOT on HDFS, run the writers from one orchestrator only.
 
 The lake's writers (bronze export, features import, dbt build, publish) share one lock,
 `lake_writer`: two exports or imports would append the same rows twice, a dbt build beside an
@@ -26,6 +26,11 @@ from filelock import FileLock, Timeout
 from lakehouse.settings import Settings
 
 LAKE_WRITE = "lake-write"
+
+# A job waits this long for a lock before it is refused. `is_held` (`services down` asking which
+# jobs run) takes a free lock for an instant to test it; a job starting in that instant must not
+# be refused, and told of a holder that does not exist.
+_CHECK_GRACE_S = 0.5
 
 
 class LockHeld(RuntimeError):
@@ -56,7 +61,7 @@ def exclusive(
     refuse: builds the exception raised when the lock is held, from the holder's description.
     """
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path(settings, name), timeout=0)
+    lock = FileLock(lock_path(settings, name), timeout=_CHECK_GRACE_S)
     try:
         lock.acquire()
     except Timeout as exc:
@@ -89,11 +94,11 @@ def _read_holder(path: Path) -> dict | None:
 
 def is_held(settings: Settings, name: str) -> bool:
     """Whether a live process holds lock `name` now (a holder file left by a killed job is not
-    enough: the kernel released its lock)."""
+    enough: the kernel released its lock). A lock that cannot be opened counts as held."""
     lock = FileLock(lock_path(settings, name), timeout=0)
     try:
         lock.acquire()
-    except Timeout:
+    except (Timeout, OSError):
         return True
     lock.release()
     return False
@@ -101,7 +106,7 @@ def is_held(settings: Settings, name: str) -> bool:
 
 def running_jobs(settings: Settings) -> list[str]:
     """The jobs holding a lock on this machine now, one line per process with each lock's
-    holder (a pipeline holds the pipeline, crawl and lake-write locks at once)."""
+    holder (a pipeline run holds the pipeline lock and, by stage, the crawl or lake-write one)."""
     by_pid: dict[int, list[dict]] = {}
     for path in sorted(settings.run_dir.glob("*.holder.json")):
         held = _read_holder(path)

@@ -191,7 +191,11 @@ def _start_unlocked(service: Service) -> str:
     service.check_settings()
     if service.external:
         warning = _leftover_warning(service)
-        if service.probe():
+        try:
+            answered = service.probe()
+        except ServiceError as exc:  # it answers, but refuses (a wrong login)
+            raise ServiceError(f"{exc}{warning}") from None
+        if answered:
             return f"{service.title}: using the configured external server{warning}"
         raise ServiceError(
             f"{service.title}: the configured server ({service.external_setting} at"
@@ -303,7 +307,10 @@ def refuse_while_jobs_run(settings: Settings, chosen: list[Service]) -> None:
     """Raise ServiceError naming the running jobs when one of `chosen` runs and a job (a crawl,
     an export, a dbt build, a pipeline run) holds a lock on this machine: stopping the service
     under it would fail the job part-way."""
-    running = [s.title for s in chosen if s.process.running_process() is not None]
+    # A local server left running after its setting pointed elsewhere serves no job.
+    running = [
+        s.title for s in chosen if not s.external and s.process.running_process() is not None
+    ]
     jobs = exclusive_lock.running_jobs(settings) if running else []
     if jobs:
         raise ServiceError(

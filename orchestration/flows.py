@@ -79,10 +79,10 @@ def check_services(settings: Settings) -> dict[str, str]:
     from lakehouse.supervisor import ServiceError
 
     checked = check_each_service(settings)
-    if checked.unusable:
-        raise ServiceError(" ".join(checked.unusable))
-    if checked.down:
-        raise ServiceError(f"not answering: {'; '.join(checked.down)}.")
+    problems = checked.unusable + ([f"not answering: {'; '.join(checked.down)}."]
+                                   if checked.down else [])
+    if problems:
+        raise ServiceError(" ".join(problems))
     return checked.addresses
 
 

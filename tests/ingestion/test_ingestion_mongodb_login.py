@@ -23,8 +23,8 @@ from ingestion import mongodb
 from ingestion.crawl import CrawlStoreError, emulator_endpoint, run_crawl
 from lakehouse import doctor, services
 from lakehouse.settings import REPO_ROOT, Settings
-from lakehouse.supervisor import ServiceError
-from orchestration.flows import check_each_service
+from lakehouse.supervisor import ServiceError, free_port
+from orchestration.flows import check_each_service, check_services
 
 PASSWORD = "s3cret-Pw9"
 REFUSED = "refused the login in MONGODB_URI (AuthenticationFailed:"
@@ -110,10 +110,15 @@ def test_services_status_doctor_and_the_pipeline_check_name_a_refused_login(
     assert not check.ok and check.detail.endswith("(MONGODB_URI), refuses the login")
     _assert_names_the_refused_login(check.fix, refused)
 
-    # The pipeline's first stage: the refusal, not "not answering: ... check MONGODB_URI".
-    checked = check_each_service(refused)
-    assert [p for p in checked.unusable if "MongoDB" in p] == [state.problem]
-    assert not any(entry.startswith("MongoDB") for entry in checked.down)
+    # The pipeline's first stage: the refusal, not "not answering: ... check MONGODB_URI", and
+    # in the same message whatever else is down (here a Thrift Server on a port nobody holds).
+    no_thrift = refused.model_copy(update={"thrift_port": free_port()})
+    checked = check_each_service(no_thrift)
+    assert checked.unusable == [state.problem]
+    assert [entry.split(" (")[0] for entry in checked.down] == ["Spark Thrift Server"]
+    with pytest.raises(ServiceError) as stage:
+        check_services.fn(no_thrift)
+    assert str(stage.value).startswith(state.problem + " not answering: Spark Thrift Server")
 
     # The health probes say "no" without raising; connection_problem says why.
     assert mongodb.is_healthy(refused) is False
@@ -121,8 +126,6 @@ def test_services_status_doctor_and_the_pipeline_check_name_a_refused_login(
 
 
 def test_a_server_that_is_not_there_is_still_called_not_reachable(refused: Settings) -> None:
-    from lakehouse.supervisor import free_port
-
     gone = refused.model_copy(update={
         "mongodb_uri": SecretStr(f"mongodb://etl:{PASSWORD}@127.0.0.1:{free_port()}/")})
     problem = mongodb.connection_problem(gone) or ""
@@ -143,6 +146,7 @@ ATLAS_NOT_ALLOWED = _answer(
     8000, "AtlasError", "user is not allowed to do action [insert] on [spotify.artists]")
 MONGODB_UNAUTHORIZED = _answer(
     13, "Unauthorized", "not authorized on spotify to execute command { insert: \"artists\" }")
+MONGODB_NO_LOGIN = _answer(13, "Unauthorized", "command insert requires authentication")
 ATLAS_OTHER = _answer(8000, "AtlasError", "getLastError not supported for new-style commands")
 DUPLICATE_KEY = _answer(11000, "DuplicateKey", "E11000 duplicate key error")
 
@@ -171,6 +175,18 @@ def test_a_refused_action_asks_for_the_readwrite_role(answer: OperationFailure) 
     role = "Give that user the readWrite role on the database 'spotify' (MONGODB_DATABASE)"
     assert role in message
     assert PASSWORD not in message
+
+
+def test_a_server_with_users_and_a_uri_without_one_is_asked_for_a_login() -> None:
+    """`ping` needs no login, so such a server passes the checks and refuses the first write."""
+    settings = Settings(_env_file=None, mongodb_uri="mongodb://db.example.net/")
+    message = mongodb.access_refused_message(settings, MONGODB_NO_LOGIN) or ""
+    assert message.startswith(
+        "MongoDB at mongodb://db.example.net/ requires a login, and MONGODB_URI gives none"
+        " (Unauthorized: command insert requires authentication). Put the user name and"
+        " password in it"
+    )
+    assert "readWrite" not in message
 
 
 @pytest.mark.parametrize("answer", [ATLAS_OTHER, DUPLICATE_KEY], ids=["atlas-other", "dup-key"])

@@ -58,63 +58,81 @@ def busy_port() -> Iterator[int]:
 
 # A pipeline run as flows.py holds its locks: the pipeline lock, then the lake's write lock.
 HOLD_PIPELINE_LOCKS = """
-import time
+import sys, time
+from pathlib import Path
 from lakehouse import exclusive_lock
 from lakehouse.settings import get_settings
 from orchestration.pipeline_lock import pipeline_lock
 
 settings = get_settings()
 with pipeline_lock(settings, "run-t"), exclusive_lock.lake_writer(settings, "pipeline run-t"):
-    print("held", flush=True)
+    Path(sys.argv[1]).touch()  # the locks are held
     time.sleep(600)
 """
 
 
-def _holding_pipeline_locks(env: dict[str, str]) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_PIPELINE_LOCKS],
-                              env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
-
-
-def test_services_down_is_refused_while_a_job_runs_unless_forced(
-    private_env: dict[str, str],
-) -> None:
-    assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
-    pid_file = Path(private_env["DATA_DIR"]) / "run" / "ferretdb.pid"
-    holder = _holding_pipeline_locks(private_env)
+@pytest.fixture
+def pipeline_holding_locks(
+    private_env: dict[str, str], tmp_path: Path
+) -> Iterator[subprocess.Popen]:
+    """A process holding a pipeline run's locks in private_env's DATA_DIR; killed after."""
+    ready = tmp_path / "held"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_PIPELINE_LOCKS, str(ready)],
+                              env={**os.environ, **private_env})
     try:
-        refused = run_cli("services", "down", env=private_env)
-        assert refused.returncode == 1
-        message = " ".join(refused.stderr.split())
-        assert (
-            "Not stopping MongoDB (FerretDB): a job is running on this machine and may be using"
-            f" it (pipeline run-t, run run-t (pid {holder.pid}, since 20"
-        ) in message
-        assert "--force` stops it anyway" in message and "Traceback" not in message
-        ferretdb_pid = json.loads(pid_file.read_text())["pid"]
-        assert psutil.pid_exists(ferretdb_pid)
-        assert not port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
-
-        # Nothing of ours runs for the Thrift Server: nothing to refuse.
-        thrift = run_cli("services", "down", "--only", "thrift", env=private_env)
-        assert thrift.returncode == 0 and "not running (nothing to stop)" in thrift.stdout
-
-        forced = run_cli("services", "down", "--force", env=private_env)
-        assert forced.returncode == 0 and "MongoDB (FerretDB): stopped" in forced.stdout
-        assert port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
-
-        # A job killed with kill -9 leaves its holder files, but no lock: not a running job.
-        assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
-        holder.kill()
-        holder.wait(timeout=10)
-        assert (Path(private_env["DATA_DIR"]) / "run" / "pipeline.holder.json").exists()
-        after_kill = run_cli("services", "down", env=private_env)
-        assert after_kill.returncode == 0, after_kill.stderr
-        assert "MongoDB (FerretDB): stopped" in after_kill.stdout
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert holder.poll() is None, "the lock holder exited"
+            assert time.monotonic() < deadline, "the lock holder did not take the locks in 60 s"
+            time.sleep(0.05)
+        yield holder
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_services_down_is_refused_while_a_job_runs_unless_forced(
+    private_env: dict[str, str], pipeline_holding_locks: subprocess.Popen
+) -> None:
+    holder = pipeline_holding_locks
+    pid_file = Path(private_env["DATA_DIR"]) / "run" / "ferretdb.pid"
+    assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
+    refused = run_cli("services", "down", env=private_env)
+    assert refused.returncode == 1
+    message = " ".join(refused.stderr.split())
+    assert (
+        "Not stopping MongoDB (FerretDB): a job is running on this machine and may be using"
+        f" it (pipeline run-t, run run-t (pid {holder.pid}, since 20"
+    ) in message
+    assert "--force` stops it anyway" in message and "Traceback" not in message
+    ferretdb_pid = json.loads(pid_file.read_text())["pid"]
+    assert psutil.pid_exists(ferretdb_pid)
+    assert not port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+    # Nothing of ours runs for the Thrift Server: nothing to refuse.
+    thrift = run_cli("services", "down", "--only", "thrift", env=private_env)
+    assert thrift.returncode == 0 and "not running (nothing to stop)" in thrift.stdout
+
+    # MONGODB_URI now points elsewhere: the local FerretDB left running serves no job.
+    elsewhere = {**private_env, "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/"}
+    leftover = run_cli("services", "down", "--only", "ferretdb", env=elsewhere)
+    assert leftover.returncode == 0, leftover.stderr
+    assert "stopped the local server left running" in " ".join(leftover.stdout.split())
+    assert port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+    assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
+    forced = run_cli("services", "down", "--force", env=private_env)
+    assert forced.returncode == 0 and "MongoDB (FerretDB): stopped" in forced.stdout
+    assert port_is_free("127.0.0.1", int(private_env["FERRETDB_PORT"]))
+
+    # A job killed with kill -9 leaves its holder files, but no lock: not a running job.
+    assert run_cli("services", "up", "--only", "ferretdb", env=private_env).returncode == 0
+    holder.kill()
+    holder.wait(timeout=10)
+    assert (Path(private_env["DATA_DIR"]) / "run" / "pipeline.holder.json").exists()
+    after_kill = run_cli("services", "down", env=private_env)
+    assert after_kill.returncode == 0, after_kill.stderr
+    assert "MongoDB (FerretDB): stopped" in after_kill.stdout
 
 
 def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:

@@ -8,7 +8,15 @@ import sys
 import threading
 from pathlib import Path
 
-from lakehouse.exclusive_lock import LAKE_WRITE, LakeBusy, describe_holder, lake_writer
+from lakehouse.exclusive_lock import (
+    LAKE_WRITE,
+    LakeBusy,
+    LockHeld,
+    describe_holder,
+    exclusive,
+    lake_writer,
+    running_jobs,
+)
 from lakehouse.settings import Settings
 
 TRY_TO_WRITE = """
@@ -68,3 +76,76 @@ def test_another_thread_of_the_holder_is_refused_not_nested(tmp_path: Path) -> N
     assert message.startswith("dbt build in another thread was refused: ")
     assert f"(pipeline run-1, pid {os.getpid()}, since " in message
     assert another_process_tries(settings) == "locked"  # released once, cleanly
+
+
+HOLD_CRAWL_LOCK = """
+import sys, time
+from lakehouse.exclusive_lock import exclusive
+from lakehouse.settings import Settings
+with exclusive(Settings(data_dir=sys.argv[1]), "crawl", "crawl crawl-other"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_running_jobs_lists_each_holding_process_once_and_skips_dead_or_broken_holders(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert running_jobs(settings) == []  # no run folder yet
+    other = subprocess.Popen([sys.executable, "-c", HOLD_CRAWL_LOCK, str(tmp_path)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "held"
+        run = settings.run_dir
+        # Left by a job killed with kill -9: a holder file, no lock. And a file that is no holder.
+        (run / "export.holder.json").write_text(
+            '{"holder": "bronze export batch 7", "pid": 999999, "since": "2026-01-01T00:00:00"}')
+        (run / "broken.holder.json").write_text("{not json")
+        with exclusive(settings, "pipeline", "run run-1"), lake_writer(settings, "pipeline run-1"):
+            jobs = running_jobs(settings)
+        ours = [job for job in jobs if f"(pid {os.getpid()}, " in job]
+        theirs = [job for job in jobs if f"(pid {other.pid}, " in job]
+        assert len(jobs) == 2 and len(ours) == 1 and len(theirs) == 1
+        # One line per process, every lock it holds, from its earliest `since`.
+        assert ours[0].startswith("pipeline run-1, run run-1 (pid ")
+        assert theirs[0].startswith("crawl crawl-other (pid ")
+        assert "bronze export batch 7" not in " ".join(jobs)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+    assert running_jobs(settings) == []  # the kernel released the dead holder's lock
+
+
+def test_a_job_starting_while_running_jobs_looks_is_not_refused(tmp_path: Path) -> None:
+    """Looking takes each free lock for an instant: a job starting in that instant waits for
+    it instead of being refused (and told of a holder that does not exist)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    with exclusive(settings, "crawl", "crawl crawl-1"):
+        pass  # leaves the lock file and, for the looker, a stale holder file to test
+    (settings.run_dir / "crawl.holder.json").write_text(
+        '{"holder": "crawl crawl-0", "pid": 999999, "since": "2026-01-01T00:00:00"}')
+    looking = threading.Event()
+    looks = 0
+
+    def look() -> None:
+        nonlocal looks
+        while not looking.is_set():
+            running_jobs(settings)
+            looks += 1
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    refused = []
+    try:
+        for attempt in range(300):
+            try:
+                with exclusive(settings, "crawl", f"crawl crawl-{attempt}"):
+                    pass
+            except LockHeld as exc:
+                refused.append(str(exc))
+    finally:
+        looking.set()
+        looker.join(timeout=30)
+    assert looks > 100, "the looker hardly ran: the test proves nothing"
+    assert refused == []
