@@ -133,6 +133,45 @@ def access_refused_message(settings: Settings, exc: BaseException) -> str | None
 
     Quotes the server's own reason (it names no password), never the connection string.
     """
+    refusal = _refusal(exc)
+    if refusal is None:
+        return None
+    kind, cause = refusal
+    where = f"MongoDB at {settings.mongodb_display}"
+    if kind == "login":
+        return (
+            f"{where} refused the login in MONGODB_URI ({cause})."
+            " Check the user name and password (percent-encoded in the URI), and authSource:"
+            " the database that holds the user, by default the one in the URI's path, else"
+            " admin (Atlas keeps its database users in admin)."
+        )
+    if kind == "no login":
+        return (
+            f"{where} requires a login, and MONGODB_URI gives none ({cause}). Put the user name"
+            " and password in it: mongodb://<user>:<password>@<host>/ (both percent-encoded)."
+        )
+    return (
+        f"{where} refused an action to the user in MONGODB_URI ({cause}). Give that user the"
+        f" readWrite role on the database {settings.mongodb_database!r} (MONGODB_DATABASE), as"
+        " terraform/ does for Atlas."
+    )
+
+
+def is_access_refused(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is the server refusing the login or an
+    action: asking again gets the same answer (a task's retries would only wait)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if _refusal(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _refusal(exc: BaseException) -> tuple[str, str] | None:
+    """("login" | "no login" | "action", the server's code and reason), or None."""
     if not isinstance(exc, OperationFailure):
         return None
     details = exc.details or {}
@@ -140,23 +179,10 @@ def access_refused_message(settings: Settings, exc: BaseException) -> str | None
     cause = f"{details.get('codeName') or 'code ' + str(exc.code)}: {reason}"
     atlas = exc.code == _ATLAS_ERROR
     if exc.code == _AUTHENTICATION_FAILED or (atlas and "bad auth" in reason):
-        return (
-            f"MongoDB at {settings.mongodb_display} refused the login in MONGODB_URI ({cause})."
-            " Check the user name and password (percent-encoded in the URI), and authSource:"
-            " the database that holds the user, by default the one in the URI's path, else"
-            " admin (Atlas keeps its database users in admin)."
-        )
+        return "login", cause
     if exc.code == _UNAUTHORIZED and "requires authentication" in reason.lower():
         # `ping` needs no login, so a server with users passes the health check without one.
-        return (
-            f"MongoDB at {settings.mongodb_display} requires a login, and MONGODB_URI gives none"
-            f" ({cause}). Put the user name and password in it:"
-            " mongodb://<user>:<password>@<host>/ (both percent-encoded)."
-        )
+        return "no login", cause
     if exc.code == _UNAUTHORIZED or (atlas and "not allowed to do action" in reason):
-        return (
-            f"MongoDB at {settings.mongodb_display} refused an action to the user in MONGODB_URI"
-            f" ({cause}). Give that user the readWrite role on the database"
-            f" {settings.mongodb_database!r} (MONGODB_DATABASE), as terraform/ does for Atlas."
-        )
+        return "action", cause
     return None

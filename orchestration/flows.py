@@ -86,7 +86,17 @@ def check_services(settings: Settings) -> dict[str, str]:
     return checked.addresses
 
 
-@task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def _retry_unless_refused(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Prefect's retry condition for the MongoDB tasks: retry a failure (a server restarting, a
+    network blip) unless MongoDB refused the login or an action, which it would refuse again."""
+    from ingestion.mongodb import is_access_refused
+
+    failure = state.data
+    return not (isinstance(failure, BaseException) and is_access_refused(failure))
+
+
+@task(name="crawl Spotify into MongoDB", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE,
+      retry_condition_fn=_retry_unless_refused)
 def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> dict[str, Any]:
     from ingestion.crawl import run_crawl
     from ingestion.crawl.endpoints import crawl_endpoint
@@ -116,7 +126,8 @@ def crawl_task(settings: Settings, artists_per_run: int | None, mode: str) -> di
     return summary.to_dict()
 
 
-@task(name="export MongoDB to bronze", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="export MongoDB to bronze", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE,
+      retry_condition_fn=_retry_unless_refused)
 def export_task(settings: Settings) -> dict[str, Any]:
     from ingestion.bronze_export import export_all
 
