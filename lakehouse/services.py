@@ -313,11 +313,12 @@ def refuse_while_jobs_run(settings: Settings, chosen: list[Service]) -> None:
     ]
     jobs = exclusive_lock.running_jobs(settings) if running else []
     if jobs:
+        them = "it" if len(running) == 1 else "them"
         raise ServiceError(
             f"Not stopping {' and '.join(running)}: a job is running on this machine and may be"
-            f" using it ({'; '.join(jobs)}). Stopping it now would fail the job part-way. Wait"
-            " for the job to finish, or stop it first (Ctrl-C where it runs, or kill the pid),"
-            " then run `lakehouse services down` again; `--force` stops it anyway."
+            f" using {them} ({'; '.join(jobs)}). Stopping {them} now would fail the job part-way."
+            " Wait for the job to finish, or stop it first (Ctrl-C where it runs, or kill the"
+            f" pid), then run `lakehouse services down` again; `--force` stops {them} anyway."
         )
 
 
