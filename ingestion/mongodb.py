@@ -65,9 +65,9 @@ def database(settings: Settings | None = None) -> Database:
 
 
 def is_healthy(settings: Settings | None = None, timeout_ms: int = 1000) -> bool:
-    """Whether the server answers a ping. False, not an exception, for a malformed URI or a
-    refused login (no server can answer those), so a health check never ends in a traceback;
-    `answers` and `connection_problem` say why."""
+    """Whether the server answers a ping, for a caller that wants only yes or no (a script's
+    readiness check). False, not an exception, for a malformed URI or a refused login; the
+    project's own commands use `answers` or `connection_problem`, which say why."""
     try:
         return answers(settings, timeout_ms)
     except ServiceError:

@@ -70,7 +70,8 @@ def test_services_up_and_status_report_a_malformed_uri(uri: str) -> None:
     st = services.state(service)
     assert not st.healthy
     _assert_names_setting_and_fix(st.detail)
-    # The health probe (doctor, `lakehouse crawl`) answers "no" instead of raising.
+    # The yes/no health check answers "no" instead of raising (doctor, `services` and
+    # `lakehouse crawl` name the problem through `answers`/`connection_problem`).
     assert mongodb.is_healthy(_settings(uri)) is False
 
 
