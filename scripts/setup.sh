@@ -22,7 +22,20 @@ done
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
-start=$(date +%s)
+seconds_since() { awk -v now="$EPOCHREALTIME" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
+start=$EPOCHREALTIME
+step_name="" step_start=""
+step() {
+  # Log how long the step before took, unless it was skipped (< 0.1 s), as
+  # "[setup] took 12.3 s: <step>" (benchmarks/setup_time.py reads these lines); then start
+  # timing the next step (none when called bare).
+  local took
+  if [ -n "$step_name" ]; then
+    took=$(seconds_since "$step_start")
+    [ "$took" = 0.0 ] || log "took $took s: $step_name"
+  fi
+  step_name="${1:-}" step_start=$EPOCHREALTIME
+}
 
 apt_install() {
   # Only as root and only for what is missing; `apt-get update` once per run.
@@ -37,12 +50,14 @@ apt_install() {
 }
 
 # --- system tools ------------------------------------------------------------------------------
+step "system tools"
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found: the project needs Python 3.11 (set PYTHON=...)."
 command -v java >/dev/null || apt_install "Java 17+" "openjdk-17-jdk-headless"
 command -v mvn >/dev/null || apt_install "Maven" "maven"
 command -v go >/dev/null || die "Go (>= 1.24) is missing: install it from go.dev/dl and re-run."
 
 # --- 1. Python environment --------------------------------------------------------------------
+step "Python environment"
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv ($("$PYTHON" --version))"
   "$PYTHON" -m venv .venv
@@ -58,6 +73,7 @@ else
 fi
 
 # --- 2. Thrift Server jars --------------------------------------------------------------------
+step "Thrift Server jars"
 jars_ok=1
 for jar in delta-spark_4.1_2.13-4.3.1.jar delta-storage-4.3.1.jar hive-llap-common-2.3.10.jar; do
   [ -f "spark_thrift/jars/$jar" ] || jars_ok=0
@@ -70,6 +86,7 @@ else
 fi
 
 # --- 2b. single-node HDFS for the tests (hadoop-minicluster from Maven Central) -------------------
+step "HDFS test jars"
 if [ -z "$(ls tests/bronze/hdfs/jars/hadoop-minicluster-*.jar 2>/dev/null)" ]; then
   log "fetching the HDFS test cluster jars with Maven (first time: ~1 min, ~95 MB)"
   mvn -q -B -f tests/bronze/hdfs/pom.xml dependency:copy-dependencies
@@ -78,6 +95,7 @@ else
 fi
 
 # --- 3. FerretDB ---------------------------------------------------------------------------------
+step "FerretDB"
 bin=.tools/bin/ferretdb-local
 if [ ! -x "$bin" ] || [ -n "$(find ingestion/ferretdb -newer "$bin" -type f 2>/dev/null)" ]; then
   log "building FerretDB (first time: ~2 min from the Go module proxy)"
@@ -89,6 +107,7 @@ fi
 
 # --- 4. browser for end-to-end tests ------------------------------------------------------------
 if [ "$WANT_BROWSER" = 1 ]; then
+  step "browser"
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install "Chromium" "chromium chromium-driver"
   else
@@ -96,4 +115,5 @@ if [ "$WANT_BROWSER" = 1 ]; then
   fi
 fi
 
-log "done in $(( $(date +%s) - start )) s"
+step
+log "done in $(seconds_since "$start") s"
