@@ -105,7 +105,7 @@ def tool_version(command: list[str]) -> str:
         done = subprocess.run(command, text=True, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"not run: {exc}"
-    return (done.stdout or done.stderr).strip().splitlines()[0]
+    return ANSI.sub("", (done.stdout or done.stderr).strip().splitlines()[0])  # mvn colours it
 
 
 def remove_tree(path: Path) -> None:
