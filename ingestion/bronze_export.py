@@ -428,7 +428,9 @@ def export_all(
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
     # Two exports at once would both read the same journal entries and append them twice.
     job = f"bronze export batch {summary.batch_id}"
-    with exclusive_lock.lake_writer(settings, job, refuse=ExportRefused):
+    # MongoDB, and the Thrift Server that `lakehouse export` registers the tables through next.
+    with exclusive_lock.lake_writer(settings, job, refuse=ExportRefused, uses=frozenset(
+            {exclusive_lock.FERRETDB, exclusive_lock.THRIFT})):
         _export_entities(settings, chosen, summary, rescan, progress)
     return summary
 

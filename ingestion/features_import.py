@@ -321,7 +321,8 @@ def import_features(
     summary = ImportSummary(path.name, batch_id or new_batch_id())
     # Two imports of one file at once would both find it not imported yet and land it twice.
     job = f"features import of {path.name} (batch {summary.batch_id})"
-    with exclusive_lock.lake_writer(settings, job):
+    # The Thrift Server, which `lakehouse import-features` registers the table through next.
+    with exclusive_lock.lake_writer(settings, job, uses=frozenset({exclusive_lock.THRIFT})):
         summary.file_sha256 = file_sha256(path)
         table = ensure_table(settings, IMPORTED_FEATURES)
         summary.already_imported = None if force else earlier_import(table, summary.file_sha256)

@@ -69,7 +69,7 @@ def services_down(
         False, "--force", help="Stop them even while a job (crawl, export, dbt, pipeline) runs."
     ),
 ) -> None:
-    """Stop the services this project started (and nothing else); refused while a job runs."""
+    """Stop the services this project started (and nothing else); refused while a job uses one."""
     from lakehouse import services
 
     settings = get_settings()

@@ -302,7 +302,7 @@ def build(
     # An export landing mid-build would hand dbt half a batch; two builds would merge into the
     # same silver tables at once.
     job = f"dbt build into {gold_schema or settings.dbt_gold_schema}"
-    with exclusive_lock.lake_writer(settings, job):
+    with exclusive_lock.lake_writer(settings, job, uses=frozenset({exclusive_lock.THRIFT})):
         require_thrift(settings)
         if register_sources:
             from lakehouse.dbt_sources import register_bronze_tables

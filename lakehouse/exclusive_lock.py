@@ -27,6 +27,10 @@ from lakehouse.settings import Settings
 
 LAKE_WRITE = "lake-write"
 
+# The local services a job may declare it uses (lakehouse/services.py names them so). A job that
+# declares none is taken to use every service: `services down` refuses to stop any under it.
+FERRETDB, THRIFT = "ferretdb", "thrift"
+
 # A job waits this long for a lock before it is refused. `is_held` (`services down` asking which
 # jobs run) takes a free lock for an instant to test it; a job starting in that instant must not
 # be refused, and told of a holder that does not exist.
@@ -55,10 +59,13 @@ def exclusive(
     name: str,
     holder: str,
     refuse: Callable[[str], Exception] = LockHeld,
+    uses: frozenset[str] | None = None,
 ) -> Iterator[None]:
     """Hold lock `name` for the block; `holder` (a run or batch id) is shown to those refused.
 
     refuse: builds the exception raised when the lock is held, from the holder's description.
+    uses: the local services the job needs while it holds the lock (FERRETDB, THRIFT), so that
+    `services down` can stop the others; None (the default) means all of them.
     """
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path(settings, name), timeout=_CHECK_GRACE_S)
@@ -68,9 +75,10 @@ def exclusive(
         raise refuse(describe_holder(settings, name)) from exc
     try:
         since = dt.datetime.now(dt.UTC).isoformat()
-        _holder_path(settings, name).write_text(
-            json.dumps({"pid": os.getpid(), "holder": holder, "since": since})
-        )
+        held = {"pid": os.getpid(), "holder": holder, "since": since}
+        if uses is not None:
+            held["uses"] = sorted(uses)
+        _holder_path(settings, name).write_text(json.dumps(held))
         yield
     finally:
         _holder_path(settings, name).unlink(missing_ok=True)
@@ -104,9 +112,13 @@ def is_held(settings: Settings, name: str) -> bool:
     return False
 
 
-def running_jobs(settings: Settings) -> list[str]:
+def running_jobs(settings: Settings, services: set[str] | None = None) -> list[str]:
     """The jobs holding a lock on this machine now, one line per process with each lock's
-    holder (a pipeline run holds the pipeline lock and, by stage, the crawl or lake-write one)."""
+    holder (a pipeline run holds the pipeline lock and, by stage, the crawl or lake-write one).
+
+    services: only the processes with a job that uses one of these services (a job that did not
+    say which it uses counts as using all); None: every process.
+    """
     by_pid: dict[int, list[dict]] = {}
     for path in sorted(settings.run_dir.glob("*.holder.json")):
         held = _read_holder(path)
@@ -115,7 +127,13 @@ def running_jobs(settings: Settings) -> list[str]:
     return [
         f"{', '.join(h['holder'] for h in held)} (pid {pid}, since {min(h['since'] for h in held)})"
         for pid, held in by_pid.items()
+        if services is None or any(_uses_any(h, services) for h in held)
     ]
+
+
+def _uses_any(held: dict, services: set[str]) -> bool:
+    uses = held.get("uses")
+    return not isinstance(uses, list) or not services.isdisjoint(uses)
 
 
 # Lake locks held, with their depth, per (lock file, thread): lake_writer is re-entrant within
@@ -127,15 +145,20 @@ _lake_holds_guard = threading.Lock()
 
 @contextmanager
 def lake_writer(
-    settings: Settings, job: str, refuse: Callable[[str], Exception] = LakeBusy
+    settings: Settings,
+    job: str,
+    refuse: Callable[[str], Exception] = LakeBusy,
+    uses: frozenset[str] | None = None,
 ) -> Iterator[None]:
     """Hold the lake's write lock while `job` (e.g. "dbt build into gold_audit") writes.
 
     Re-entrant within one thread, so a job that keeps the lake across several steps (the
     pipeline from export to publish, write-audit-publish) calls the single writers inside it
-    (Prefect runs a flow's directly called tasks in the flow's thread).
+    (Prefect runs a flow's directly called tasks in the flow's thread); the outermost job's
+    `uses` is the one recorded.
     refuse: the exception type raised, with a message naming the holder, when another process
     holds the lock.
+    uses: the local services the job needs (see `exclusive`); None: all of them.
     """
     key = (lock_path(settings, LAKE_WRITE), threading.get_ident())
     with _lake_holds_guard:
@@ -149,7 +172,8 @@ def lake_writer(
             with _lake_holds_guard:
                 _lake_holds[key] -= 1
         return
-    with exclusive(settings, LAKE_WRITE, job, lambda holder: refuse(lake_busy(job, holder))):
+    with exclusive(settings, LAKE_WRITE, job, lambda holder: refuse(lake_busy(job, holder)),
+                   uses):
         with _lake_holds_guard:
             _lake_holds[key] = 1
         try:

@@ -106,7 +106,7 @@ def _ferretdb(settings: Settings) -> Service:
         return Launch(ferretdb_server.build_command(settings), dict(os.environ), settings.data_dir)
 
     return Service(
-        name="ferretdb",
+        name=exclusive_lock.FERRETDB,
         title="MongoDB (FerretDB)" if settings.mongodb_is_local else "MongoDB",
         host=settings.ferretdb_host,
         port=settings.ferretdb_port,
@@ -114,7 +114,7 @@ def _ferretdb(settings: Settings) -> Service:
         # Raises ServiceError for a refused login: a server that answers but never will.
         probe=lambda: mongodb.answers(settings, mongodb.probe_timeout_ms(settings)),
         start_timeout_s=30,
-        process=_managed(settings, "ferretdb"),
+        process=_managed(settings, exclusive_lock.FERRETDB),
         external_setting=None if settings.mongodb_is_local else "MONGODB_URI",
         external_display=None if settings.mongodb_is_local else settings.mongodb_display,
         check_settings=lambda: mongodb.check_uri(settings),
@@ -137,14 +137,14 @@ def _thrift(settings: Settings) -> Service:
         return Launch(command, env, launcher.spark_dir(settings), pass_fds=(claim,))
 
     return Service(
-        name="thrift",
+        name=exclusive_lock.THRIFT,
         title="Spark Thrift Server (Delta)",
         host=settings.thrift_host,
         port=settings.thrift_port,
         prepare=prepare,
         probe=lambda: thrift_client.is_healthy(settings),
         start_timeout_s=settings.thrift_start_timeout_s,
-        process=_managed(settings, "thrift"),
+        process=_managed(settings, exclusive_lock.THRIFT),
         external_setting=None if settings.thrift_is_local else "THRIFT_HOST",
     )
 
@@ -304,22 +304,31 @@ def _leftover_warning(service: Service) -> str:
 
 
 def refuse_while_jobs_run(settings: Settings, chosen: list[Service]) -> None:
-    """Raise ServiceError naming the running jobs when one of `chosen` runs and a job (a crawl,
-    an export, a dbt build, a pipeline run) holds a lock on this machine: stopping the service
-    under it would fail the job part-way."""
+    """Raise ServiceError naming the running jobs when one of `chosen` runs and a job that uses
+    it (a crawl, an export, a dbt build, a pipeline run) holds a lock on this machine: stopping
+    the service under it would fail the job part-way. Nothing is stopped then, and the message
+    says how to stop the chosen services no job uses: a crawl uses only MongoDB, a dbt build,
+    a publish or a write-audit-publish only the Thrift Server."""
     # A local server left running after its setting pointed elsewhere serves no job.
-    running = [
-        s.title for s in chosen if not s.external and s.process.running_process() is not None
-    ]
-    jobs = exclusive_lock.running_jobs(settings) if running else []
-    if jobs:
-        them = "it" if len(running) == 1 else "them"
-        raise ServiceError(
-            f"Not stopping {' and '.join(running)}: a job is running on this machine and may be"
-            f" using {them} ({'; '.join(jobs)}). Stopping {them} now would fail the job part-way."
-            " Wait for the job to finish, or stop it first (Ctrl-C where it runs, or kill the"
-            f" pid), then run `lakehouse services down` again; `--force` stops {them} anyway."
+    running = [s for s in chosen if not s.external and s.process.running_process() is not None]
+    in_use = [s for s in running if exclusive_lock.running_jobs(settings, {s.name})]
+    if not in_use:
+        return
+    jobs = exclusive_lock.running_jobs(settings, {s.name for s in in_use})
+    them = "it" if len(in_use) == 1 else "them"
+    message = (
+        f"Not stopping {' and '.join(s.title for s in in_use)}: a job is running on this"
+        f" machine and may be using {them} ({'; '.join(jobs)}). Stopping {them} now would fail"
+        " the job part-way. Wait for the job to finish, or stop it first (Ctrl-C where it runs,"
+        " or kill the pid), then run `lakehouse services down` again; `--force` stops"
+        f" {them} anyway."
+    )
+    for free in (s for s in running if s not in in_use):
+        message += (
+            f" No running job uses the {free.title}: `lakehouse services down --only"
+            f" {free.name}` stops it now."
         )
+    raise ServiceError(message)
 
 
 def stop(service: Service) -> str:

@@ -125,8 +125,9 @@ def vacuum_lake(
     if hours < 0:
         raise ValueError(f"retain_hours must be 0 or more, not {hours}")
     done = LakeVacuum(hours, dry_run, [])
+    # Vacuum works on the files alone (delta-rs): it needs neither service.
     with exclusive_lock.lake_writer(settings, f"vacuum of the lake (files replaced over {hours} h"
-                                              " ago)"):
+                                              " ago)", uses=frozenset()):
         for folder in lake_folders(settings):
             for name in delta_tables(settings, folder):
                 files, size = vacuum_table(settings.lake_path(folder, name), hours, dry_run)

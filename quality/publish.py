@@ -265,7 +265,8 @@ def publish_all(
         )
     # A dbt build into gold (`lakehouse transform`) would commit to the same tables meanwhile.
     with exclusive_lock.lake_writer(settings,
-                                    f"publish of {audit_schema} to {settings.gold_schema}"):
+                                    f"publish of {audit_schema} to {settings.gold_schema}",
+                                    uses=frozenset({exclusive_lock.THRIFT})):
         names = publish_order(audit_tables(settings, audit_schema))
         if not names:
             raise RuntimeError(

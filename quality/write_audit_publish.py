@@ -209,7 +209,8 @@ def audit_and_publish(
 ) -> WriteAuditPublish:
     wap = WriteAuditPublish(settings)
     # One hold from build to publish: no other writer may change gold_audit after it is checked.
-    with exclusive_lock.lake_writer(settings, "write-audit-publish (build, gate, publish)"):
+    with exclusive_lock.lake_writer(settings, "write-audit-publish (build, gate, publish)",
+                                    uses=frozenset({exclusive_lock.THRIFT})):
         if run_dbt:
             on_stage("dbt build into the audit schema")
             wap.write(full_refresh=full_refresh)

@@ -21,7 +21,7 @@ from ingestion.crawl.pipeline import Crawler, Progress, ProgressCallback
 from ingestion.crawl.seeds import SeedFileError, read_seed_file
 from ingestion.crawl.summary import CrawlSummary
 from ingestion.mongodb import access_refused_message, database, unreachable_fix
-from lakehouse.exclusive_lock import LockHeld, exclusive
+from lakehouse.exclusive_lock import FERRETDB, LockHeld, exclusive
 from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,10 +113,11 @@ def run_crawl(
     # Crawls share one queue in MongoDB: two at once would take the same pending artists, spend
     # the rate limit twice and mark each other's run interrupted. One at a time per machine
     # (the CLI, the pipeline and the interval deployment all come through here).
+    # It uses MongoDB only: `services down --only thrift` may stop the Thrift Server meanwhile.
     with exclusive(settings, "crawl", f"crawl {crawl_id}", lambda held: CrawlBusy(
         f"crawl {crawl_id} was refused: another crawl is running on this machine ({held})."
         " Crawls share one queue in MongoDB; wait for it to finish, then run again."
-    )):
+    ), uses=frozenset({FERRETDB})):
         log.info("crawl %s: %s via %r", crawl_id, endpoint.source, endpoint)
         try:
             return Crawler(api, db, settings, crawl_id, progress).run(

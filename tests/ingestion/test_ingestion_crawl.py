@@ -82,6 +82,28 @@ def test_rerunning_a_finished_crawl_writes_nothing(crawl_settings, emulator, mon
     assert mongo_db.crawl_runs.count_documents({"status": "completed"}) == 2
 
 
+def test_a_running_crawl_is_a_job_of_mongodb_not_of_the_thrift_server(
+    crawl_settings, emulator, mongo_db
+):
+    """So `lakehouse services down --only thrift` may free the Thrift Server's memory during a
+    long crawl, and `services down` still refuses to stop MongoDB under it."""
+    from lakehouse.exclusive_lock import FERRETDB, THRIFT, running_jobs
+
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def look(_progress) -> None:
+        seen.append((running_jobs(crawl_settings, {FERRETDB}),
+                     running_jobs(crawl_settings, {THRIFT})))
+
+    summary = run_crawl(crawl_settings, endpoint=emulator_endpoint(emulator), db=mongo_db,
+                        seeds=_seed_names(emulator), progress=look)
+    assert summary.completed and seen
+    for mongodb_jobs, thrift_jobs in seen:
+        assert [job.split(" (pid ")[0] for job in mongodb_jobs] == [f"crawl {summary.crawl_id}"]
+        assert thrift_jobs == []
+    assert running_jobs(crawl_settings, {FERRETDB}) == []  # released at the end
+
+
 def test_a_second_crawl_at_once_is_refused_and_touches_nothing(crawl_settings, emulator, mongo_db):
     """Two crawls share one queue: the second would take the same artists and mark the first's
     run interrupted."""

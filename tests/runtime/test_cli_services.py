@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -70,25 +71,57 @@ with pipeline_lock(settings, "run-t"), exclusive_lock.lake_writer(settings, "pip
     time.sleep(600)
 """
 
+# A crawl as ingestion/crawl holds its lock (MongoDB only), then a dbt build as dbt_runner holds
+# the lake's (the Thrift Server only).
+HOLD_CRAWL_THEN_BUILD_LOCKS = """
+import sys, time
+from pathlib import Path
+from lakehouse import exclusive_lock
+from lakehouse.settings import get_settings
+
+settings = get_settings()
+with exclusive_lock.exclusive(settings, "crawl", "crawl c-t",
+                              uses=frozenset({exclusive_lock.FERRETDB})):
+    Path(sys.argv[1]).touch()
+    while not Path(sys.argv[1] + ".next").exists():
+        time.sleep(0.05)
+with exclusive_lock.lake_writer(settings, "dbt build into gold",
+                                uses=frozenset({exclusive_lock.THRIFT})):
+    Path(sys.argv[1] + ".built").touch()
+    time.sleep(600)
+"""
+
+
+def _wait_for(path: Path, holder: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert holder.poll() is None, "the lock holder exited"
+        assert time.monotonic() < deadline, f"the lock holder did not reach {path.name} in 60 s"
+        time.sleep(0.05)
+
+
+@contextmanager
+def holding_locks(
+    script: str, env: dict[str, str], ready: Path
+) -> Iterator[subprocess.Popen]:
+    """A process running `script` in env's DATA_DIR, once it has touched `ready`; killed after."""
+    holder = subprocess.Popen([sys.executable, "-c", script, str(ready)],
+                              env={**os.environ, **env})
+    try:
+        _wait_for(ready, holder)
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
 
 @pytest.fixture
 def pipeline_holding_locks(
     private_env: dict[str, str], tmp_path: Path
 ) -> Iterator[subprocess.Popen]:
     """A process holding a pipeline run's locks in private_env's DATA_DIR; killed after."""
-    ready = tmp_path / "held"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_PIPELINE_LOCKS, str(ready)],
-                              env={**os.environ, **private_env})
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert holder.poll() is None, "the lock holder exited"
-            assert time.monotonic() < deadline, "the lock holder did not take the locks in 60 s"
-            time.sleep(0.05)
+    with holding_locks(HOLD_PIPELINE_LOCKS, private_env, tmp_path / "held") as holder:
         yield holder
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
 
 
 def test_services_down_is_refused_while_a_job_runs_unless_forced(
@@ -133,6 +166,47 @@ def test_services_down_is_refused_while_a_job_runs_unless_forced(
     after_kill = run_cli("services", "down", env=private_env)
     assert after_kill.returncode == 0, after_kill.stderr
     assert "MongoDB (FerretDB): stopped" in after_kill.stdout
+
+
+@pytest.mark.timeout(400)
+def test_services_down_stops_what_no_running_job_uses(
+    private_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A crawl uses MongoDB only: the Thrift Server (4 GB) may be stopped during a long crawl.
+    A dbt build uses the Thrift Server only: MongoDB may be stopped under it."""
+    env = {**private_env, "SPARK_DRIVER_MEMORY": "1g"}
+    ports = {name: int(env[f"{name.upper()}_PORT"]) for name in ("ferretdb", "thrift")}
+    up = run_cli("services", "up", env=env, timeout=300)
+    assert up.returncode == 0, up.stderr
+    ready = tmp_path / "crawling"
+    with holding_locks(HOLD_CRAWL_THEN_BUILD_LOCKS, env, ready) as holder:
+        refused = run_cli("services", "down", env=env)
+        assert refused.returncode == 1
+        message = " ".join(refused.stderr.split())
+        assert (
+            "Not stopping MongoDB (FerretDB): a job is running on this machine and may be using"
+            f" it (crawl c-t (pid {holder.pid}, since 20"
+        ) in message
+        assert (
+            "No running job uses the Spark Thrift Server (Delta): `lakehouse services down"
+            " --only thrift` stops it now."
+        ) in message
+        assert not any(port_is_free("127.0.0.1", port) for port in ports.values())  # both kept
+
+        thrift = run_cli("services", "down", "--only", "thrift", env=env)
+        assert thrift.returncode == 0, thrift.stderr
+        assert "Spark Thrift Server (Delta): stopped" in thrift.stdout
+        assert port_is_free("127.0.0.1", ports["thrift"])
+        assert run_cli("services", "down", "--only", "ferretdb", env=env).returncode == 1
+        assert not port_is_free("127.0.0.1", ports["ferretdb"])
+
+        # The crawl is done; a dbt build runs (on a Thrift Server elsewhere, for the test).
+        Path(f"{ready}.next").touch()
+        _wait_for(Path(f"{ready}.built"), holder)
+        stopped = run_cli("services", "down", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        assert "MongoDB (FerretDB): stopped" in stopped.stdout
+        assert port_is_free("127.0.0.1", ports["ferretdb"])
 
 
 def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:

@@ -9,7 +9,9 @@ import threading
 from pathlib import Path
 
 from lakehouse.exclusive_lock import (
+    FERRETDB,
     LAKE_WRITE,
+    THRIFT,
     LakeBusy,
     LockHeld,
     describe_holder,
@@ -115,6 +117,52 @@ def test_running_jobs_lists_each_holding_process_once_and_skips_dead_or_broken_h
         other.kill()
         other.wait(timeout=10)
     assert running_jobs(settings) == []  # the kernel released the dead holder's lock
+
+
+HOLD_CRAWL_LOCK_USING_MONGODB = """
+import sys, time
+from lakehouse.exclusive_lock import FERRETDB, exclusive
+from lakehouse.settings import Settings
+with exclusive(Settings(data_dir=sys.argv[1]), "crawl", "crawl crawl-other",
+               uses=frozenset({FERRETDB})):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_running_jobs_of_a_service_leave_out_the_jobs_that_do_not_use_it(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    crawl = subprocess.Popen([sys.executable, "-c", HOLD_CRAWL_LOCK_USING_MONGODB, str(tmp_path)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert crawl.stdout is not None and crawl.stdout.readline().strip() == "held"
+        # This process: a dbt build, which uses the Thrift Server only.
+        with lake_writer(settings, "dbt build into gold", uses=frozenset({THRIFT})):
+            every = running_jobs(settings)
+            for_mongodb = running_jobs(settings, {FERRETDB})
+            for_thrift = running_jobs(settings, {THRIFT})
+            for_both = running_jobs(settings, {FERRETDB, THRIFT})
+        assert len(every) == 2 and for_both == every
+        assert [job.split(" (pid ")[0] for job in for_mongodb] == ["crawl crawl-other"]
+        assert f"(pid {crawl.pid}, " in for_mongodb[0]
+        assert [job.split(" (pid ")[0] for job in for_thrift] == ["dbt build into gold"]
+
+        # A job that says nothing of what it uses counts as using every service, and a process
+        # with such a job is listed with all its jobs.
+        with exclusive(settings, "pipeline", "run run-1"), lake_writer(
+                settings, "pipeline run-1", uses=frozenset({THRIFT})):
+            jobs = running_jobs(settings, {FERRETDB})
+        ours = [job for job in jobs if f"(pid {os.getpid()}, " in job]
+        assert len(ours) == 1 and ours[0].startswith("pipeline run-1, run run-1 (pid ")
+
+        # A job that uses no service (vacuum) is a running job, but not one of a service's.
+        with lake_writer(settings, "vacuum of the lake", uses=frozenset()):
+            assert any(job.startswith("vacuum of the lake") for job in running_jobs(settings))
+            assert not any(job.startswith("vacuum")
+                           for job in running_jobs(settings, {FERRETDB, THRIFT}))
+    finally:
+        crawl.kill()
+        crawl.wait(timeout=10)
 
 
 def test_a_job_starting_while_running_jobs_looks_is_not_refused(tmp_path: Path) -> None:
