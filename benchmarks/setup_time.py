@@ -4,12 +4,14 @@ Clones the repository's HEAD into a scratch folder and runs `scripts/setup.sh` t
 a user would meet it:
   1. cold: a fresh clone with empty pip, Maven and Go caches (every package is downloaded and
      pyspark's wheel is built);
-  2. fresh clone, warm caches: a second clone, with the caches the first run filled (a CI run
-     or a new checkout on a machine that has set up the project before);
+  2. fresh clone, warm caches: a second clone, with the pip, Maven and Go module and build
+     caches the first run filled (a new checkout on a machine that set up the project before);
   3. again: `scripts/setup.sh` once more in that clone, with everything in place.
 The caches are scratch folders too (PIP_CACHE_DIR, MAVEN_OPTS=-Dmaven.repo.local, GOMODCACHE,
-GOCACHE), so the user's own caches are neither used nor touched; `--own-caches` skips the cold
-run and uses them instead. Each step's time is the "took N s" line setup.sh logs. Needs only
+GOCACHE), so the user's own caches are neither used nor filled; the machine's registry settings
+(pip.conf, ~/.m2/settings.xml, `go env`) still apply, as they do for `make run`. `--own-caches`
+skips the cold run and uses the user's caches instead. A failed run keeps the scratch folder
+and its logs. Each step's time is the "took N s" line setup.sh logs. Needs only
 the Python standard library, so it runs before any set-up:
 
     python3 benchmarks/setup_time.py [--own-caches] [--keep]
@@ -34,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-STEP_LINE = re.compile(r"\[setup\]\S* took ([0-9.]+) s: (.+)$")
+STEP_LINE = re.compile(r"\[setup\]\S* took ([0-9.]+) s: (.+)$")  # setup.sh prints a point
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What set-up leaves in a clone, as the README's "What gets installed where" table lists it.
 OUTPUTS = {
@@ -93,11 +95,12 @@ def run_setup(checkout: Path, env: dict[str, str], label: str, log: Path) -> dic
 
 
 def size_mb(path: Path) -> float | None:
+    """Bytes of the files under `path`, in MB (10^6 bytes)."""
     if not path.exists():
         return None
     total = sum(
         f.lstat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
-    return round(total / 2**20, 1)
+    return round(total / 1e6, 1)
 
 
 def tool_version(command: list[str]) -> str:
@@ -119,9 +122,15 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=make_writable)
 
 
+def clone_commit(checkout: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, text=True,
+                          capture_output=True, check=True).stdout.strip()
+
+
 def measure(work: Path, own_caches: bool) -> dict:
     caches = None if own_caches else scratch_caches(work)
     env = cache_env(caches)
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     runs = []
     if caches is not None:
         clone(work / "cold")
@@ -131,9 +140,9 @@ def measure(work: Path, own_caches: bool) -> dict:
     runs.append(run_setup(work / "warm", env, "again (all in place)", work / "again.log"))
     return {
         "benchmark": "setup_time",
+        "started_at": started_at,
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                                 capture_output=True, check=True).stdout.strip(),
+        "commit": clone_commit(work / "warm"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_at_end": round(os.getloadavg()[0], 1),
         "caches": "the user's own" if own_caches else "scratch, empty before the cold run",
@@ -160,7 +169,8 @@ def markdown(result: dict) -> str:
     lines = [
         "# set-up benchmark (`scripts/setup.sh`)",
         "",
-        f"Measured {result['measured_at']} at commit {result['commit']} on"
+        f"Measured {result.get('started_at', '?')} to {result['measured_at']} at commit"
+        f" {result['commit']} on"
         f" {result['machine']} (load average {result['load_average_at_end']} at the end);"
         f" caches: {result['caches']}. Downloads come from PyPI, Maven Central and the Go"
         " module proxy, so the cold run depends on the network. Command:"
@@ -176,7 +186,8 @@ def markdown(result: dict) -> str:
                  + " | ".join(f"**{run['wall_seconds']:,} s**" for run in runs) + " |")
     lines += [
         "",
-        "\"skipped\": setup.sh found the step's output in place (under 0.1 s). Not measured:"
+        "\"skipped\": setup.sh logged no time for the step (it rounds to 0.0 s: the step's"
+        " output was in place, or, for system tools, all were there). Not measured:"
         " `make test`'s extra `--browser` step, which installs Debian's chromium system-wide"
         " with apt-get once per machine.",
         "",
@@ -210,11 +221,13 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="bench_setup_"))
         try:
             result = measure(work, args.own_caches)
-        finally:
-            if args.keep:
-                print(f"kept {work}")
-            else:
-                remove_tree(work)
+        except BaseException:
+            print(f"kept {work} (its *.log files are setup.sh's output)", file=sys.stderr)
+            raise
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            remove_tree(work)
         (RESULTS / "setup_time.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "setup_time.md").write_text(markdown(result))
     print(markdown(result))

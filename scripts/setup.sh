@@ -22,11 +22,13 @@ done
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
-seconds_since() { awk -v now="$EPOCHREALTIME" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
-start=$EPOCHREALTIME
+# EPOCHREALTIME has the locale's decimal separator (a comma in de_DE): make it a point for awk.
+now() { echo "${EPOCHREALTIME/,/.}"; }
+seconds_since() { LC_ALL=C awk -v now="$(now)" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
+start=$(now)
 step_name="" step_start=""
 step() {
-  # Log how long the step before took, unless it was skipped (< 0.1 s), as
+  # Log how long the step before took, unless it rounds to 0.0 s (skipped), as
   # "[setup] took 12.3 s: <step>" (benchmarks/setup_time.py reads these lines); then start
   # timing the next step (none when called bare).
   local took
@@ -34,7 +36,7 @@ step() {
     took=$(seconds_since "$step_start")
     [ "$took" = 0.0 ] || log "took $took s: $step_name"
   fi
-  step_name="${1:-}" step_start=$EPOCHREALTIME
+  step_name="${1:-}" step_start=$(now)
 }
 
 apt_install() {
