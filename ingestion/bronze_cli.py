@@ -13,6 +13,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from ingestion.features_import import ImportSummary
+    from lakehouse.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -94,10 +95,27 @@ def export(
     entity: EntityOption = None, register: RegisterOption = True, rescan: RescanOption = False
 ) -> None:
     """Export new and changed MongoDB documents into the bronze Delta tables (incremental)."""
-    from ingestion.bronze_export import ExportError, export_all
+    from ingestion.bronze_export import ExportError, holding_the_lake, new_batch_id
+    from lakehouse.exclusive_lock import FERRETDB, THRIFT
     from lakehouse.settings import get_settings
 
     settings = get_settings()
+    batch_id = new_batch_id()
+    # One hold of the lake from the export through the registration, so that `services down`
+    # leaves MongoDB and the Thrift Server to it until both are done.
+    uses = frozenset({FERRETDB, THRIFT} if register else {FERRETDB})
+    try:
+        with holding_the_lake(settings, batch_id, uses):
+            _export(settings, entity, rescan, batch_id)
+            if register:
+                _register(settings)
+    except ExportError as exc:  # ExportRefused: another job holds the lake
+        raise _fail(str(exc)) from exc
+
+
+def _export(settings: Settings, entity: list[str] | None, rescan: bool, batch_id: str) -> None:
+    from ingestion.bronze_export import ExportError, export_all
+
     with _progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -107,7 +125,8 @@ def export(
             progress.update(tasks[name], completed=read)
 
         try:
-            summary = export_all(settings, entity or None, progress=report, rescan=rescan)
+            summary = export_all(settings, entity or None, progress=report, batch_id=batch_id,
+                                 rescan=rescan)
         except ExportError as exc:
             raise _fail(str(exc)) from exc
     # Two narrow tables rather than one of nine columns: both fit an 80-column terminal.
@@ -141,20 +160,34 @@ def export(
             " (reason and raw text).",
             highlight=False,
         )
-    if register:
-        _register(settings)
 
 
 def import_features(
     file: FileArgument, register: RegisterOption = True, force: ForceOption = False
 ) -> None:
     """Import audio features from a CSV into bronze.imported_audio_features (validated rows)."""
-    from ingestion.features_import import FeaturesFormatError
-    from ingestion.features_import import import_features as run_import
-    from lakehouse.exclusive_lock import LockHeld
+    from ingestion.bronze_export import new_batch_id
+    from ingestion.features_import import holding_the_lake
+    from lakehouse.exclusive_lock import THRIFT, LockHeld
     from lakehouse.settings import get_settings
 
     settings = get_settings()
+    batch_id = new_batch_id()
+    # One hold of the lake from the import through the registration (see `export`).
+    try:
+        with holding_the_lake(settings, file, batch_id,
+                              frozenset({THRIFT}) if register else frozenset()):
+            _import(settings, file, force, batch_id)
+            if register:
+                _register(settings)
+    except LockHeld as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _import(settings: Settings, file: Path, force: bool, batch_id: str) -> None:
+    from ingestion.features_import import FeaturesFormatError
+    from ingestion.features_import import import_features as run_import
+
     with _progress() as progress:
         task = progress.add_task(f"importing {file.name}", total=None)
         try:
@@ -162,9 +195,10 @@ def import_features(
                 file,
                 settings,
                 progress=lambda rows: progress.update(task, completed=rows),
+                batch_id=batch_id,
                 force=force,
             )
-        except (FeaturesFormatError, LockHeld) as exc:
+        except FeaturesFormatError as exc:
             raise _fail(str(exc)) from exc
     earlier = summary.already_imported
     if earlier is not None:
@@ -183,8 +217,6 @@ def import_features(
                 f"nothing imported: all {summary.rejected:,} data rows of {file} were rejected"
                 " (reasons above and in bronze.quarantine). Fix the file and import it again."
             )
-    if register:
-        _register(settings)
 
 
 def _print_import(summary: ImportSummary) -> None:

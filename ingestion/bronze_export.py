@@ -37,6 +37,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -407,6 +408,18 @@ def export_entity(
     return result
 
 
+def holding_the_lake(
+    settings: Settings,
+    batch_id: str,
+    uses: frozenset[str] = frozenset({exclusive_lock.FERRETDB}),
+) -> AbstractContextManager[None]:
+    """The lake's write lock as export `batch_id` holds it (ExportRefused when another job
+    has it). An export reads MongoDB; `lakehouse export` takes it first with the Thrift Server in
+    `uses` too, to hold it through the registration of the tables that follows."""
+    return exclusive_lock.lake_writer(
+        settings, f"bronze export batch {batch_id}", refuse=ExportRefused, uses=uses)
+
+
 def export_all(
     settings: Settings | None = None,
     entities: Iterable[str] | None = None,
@@ -427,10 +440,7 @@ def export_all(
         raise ExportError(f"unknown entity {', '.join(unknown)}; choose from {', '.join(ENTITIES)}")
     summary = ExportSummary(batch_id or new_batch_id(), settings.lake_uri)
     # Two exports at once would both read the same journal entries and append them twice.
-    job = f"bronze export batch {summary.batch_id}"
-    # MongoDB, and the Thrift Server that `lakehouse export` registers the tables through next.
-    with exclusive_lock.lake_writer(settings, job, refuse=ExportRefused, uses=frozenset(
-            {exclusive_lock.FERRETDB, exclusive_lock.THRIFT})):
+    with holding_the_lake(settings, summary.batch_id):
         _export_entities(settings, chosen, summary, rescan, progress)
     return summary
 

@@ -35,6 +35,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,16 @@ def _write_chunk(
     )
 
 
+def holding_the_lake(
+    settings: Settings, path: Path, batch_id: str, uses: frozenset[str] = frozenset()
+) -> AbstractContextManager[None]:
+    """The lake's write lock as the import of `path` holds it (LakeBusy when another job has
+    it). The import itself uses no service; `lakehouse import-features` takes it first with the
+    Thrift Server in `uses`, to hold it through the registration of the table that follows."""
+    return exclusive_lock.lake_writer(
+        settings, f"features import of {path.name} (batch {batch_id})", uses=uses)
+
+
 def import_features(
     path: str | Path,
     settings: Settings | None = None,
@@ -320,9 +331,7 @@ def import_features(
     next(_open_records(path), None)  # a wrong header fails here, before anything is written
     summary = ImportSummary(path.name, batch_id or new_batch_id())
     # Two imports of one file at once would both find it not imported yet and land it twice.
-    job = f"features import of {path.name} (batch {summary.batch_id})"
-    # The Thrift Server, which `lakehouse import-features` registers the table through next.
-    with exclusive_lock.lake_writer(settings, job, uses=frozenset({exclusive_lock.THRIFT})):
+    with holding_the_lake(settings, path, summary.batch_id):
         summary.file_sha256 = file_sha256(path)
         table = ensure_table(settings, IMPORTED_FEATURES)
         summary.already_imported = None if force else earlier_import(table, summary.file_sha256)

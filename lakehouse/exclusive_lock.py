@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -28,8 +29,10 @@ from lakehouse.settings import Settings
 LAKE_WRITE = "lake-write"
 
 # The local services a job may declare it uses (lakehouse/services.py names them so). A job that
-# declares none is taken to use every service: `services down` refuses to stop any under it.
+# does not pass `uses` (None) is taken to use every service: `services down` refuses to stop any
+# under it. `uses=frozenset()` says the job uses none.
 FERRETDB, THRIFT = "ferretdb", "thrift"
+ALL_SERVICES = frozenset({FERRETDB, THRIFT})
 
 # A job waits this long for a lock before it is refused. `is_held` (`services down` asking which
 # jobs run) takes a free lock for an instant to test it; a job starting in that instant must not
@@ -119,27 +122,46 @@ def running_jobs(settings: Settings, services: set[str] | None = None) -> list[s
     services: only the processes with a job that uses one of these services (a job that did not
     say which it uses counts as using all); None: every process.
     """
+    return [job.line for job in running_processes(settings)
+            if services is None or not job.uses.isdisjoint(services)]
+
+
+@dataclass(frozen=True)
+class RunningProcess:
+    """A process holding one or more job locks, as `running_jobs` lists it."""
+
+    line: str  # "<holder>, <holder> (pid N, since T)"
+    uses: frozenset[str]  # the services its jobs use together; a job that did not say: all
+
+
+def running_processes(settings: Settings) -> list[RunningProcess]:
+    """One look at the job locks (each free one is taken for an instant): the processes holding
+    them, in lock-name order."""
     by_pid: dict[int, list[dict]] = {}
     for path in sorted(settings.run_dir.glob("*.holder.json")):
         held = _read_holder(path)
         if held is not None and is_held(settings, path.name.removesuffix(".holder.json")):
             by_pid.setdefault(held["pid"], []).append(held)
     return [
-        f"{', '.join(h['holder'] for h in held)} (pid {pid}, since {min(h['since'] for h in held)})"
+        RunningProcess(
+            f"{', '.join(h['holder'] for h in held)} (pid {pid},"
+            f" since {min(h['since'] for h in held)})",
+            frozenset().union(*(_uses(h) for h in held)),
+        )
         for pid, held in by_pid.items()
-        if services is None or any(_uses_any(h, services) for h in held)
     ]
 
 
-def _uses_any(held: dict, services: set[str]) -> bool:
+def _uses(held: dict) -> frozenset[str]:
     uses = held.get("uses")
-    return not isinstance(uses, list) or not services.isdisjoint(uses)
+    return frozenset(uses) if isinstance(uses, list) else ALL_SERVICES
 
 
-# Lake locks held, with their depth, per (lock file, thread): lake_writer is re-entrant within
-# one thread only. Another thread of the same process must not slip in as "nested": the first
-# holder's exit would release the lock under it. It gets its own file lock, so it is refused.
-_lake_holds: dict[tuple[Path, int], int] = {}
+# Lake locks held, with their depth and the outermost job's `uses`, per (lock file, thread):
+# lake_writer is re-entrant within one thread only. Another thread of the same process must not
+# slip in as "nested": the first holder's exit would release the lock under it. It gets its own
+# file lock, so it is refused.
+_lake_holds: dict[tuple[Path, int], tuple[int, frozenset[str] | None]] = {}
 _lake_holds_guard = threading.Lock()
 
 
@@ -155,7 +177,8 @@ def lake_writer(
     Re-entrant within one thread, so a job that keeps the lake across several steps (the
     pipeline from export to publish, write-audit-publish) calls the single writers inside it
     (Prefect runs a flow's directly called tasks in the flow's thread); the outermost job's
-    `uses` is the one recorded.
+    `uses` is the one recorded, so a nested job may not use a service the outer one did not
+    declare (ValueError: a programming error, found by the tests of that path).
     refuse: the exception type raised, with a message naming the holder, when another process
     holds the lock.
     uses: the local services the job needs (see `exclusive`); None: all of them.
@@ -164,18 +187,27 @@ def lake_writer(
     with _lake_holds_guard:
         nested = key in _lake_holds
         if nested:
-            _lake_holds[key] += 1
+            depth, outer_uses = _lake_holds[key]
+            if outer_uses is not None and (uses is None or not uses <= outer_uses):
+                raise ValueError(
+                    f"{job} uses {sorted(uses) if uses is not None else 'every service'}, but"
+                    f" the job holding the lake around it declared only {sorted(outer_uses)}:"
+                    " `services down` would stop a service under it. Add it to the outer job's"
+                    " `uses`."
+                )
+            _lake_holds[key] = (depth + 1, outer_uses)
     if nested:
         try:
             yield
         finally:
             with _lake_holds_guard:
-                _lake_holds[key] -= 1
+                depth, outer_uses = _lake_holds[key]
+                _lake_holds[key] = (depth - 1, outer_uses)
         return
     with exclusive(settings, LAKE_WRITE, job, lambda holder: refuse(lake_busy(job, holder)),
                    uses):
         with _lake_holds_guard:
-            _lake_holds[key] = 1
+            _lake_holds[key] = (1, uses)
         try:
             yield
         finally:

@@ -311,10 +311,11 @@ def refuse_while_jobs_run(settings: Settings, chosen: list[Service]) -> None:
     a publish or a write-audit-publish only the Thrift Server."""
     # A local server left running after its setting pointed elsewhere serves no job.
     running = [s for s in chosen if not s.external and s.process.running_process() is not None]
-    in_use = [s for s in running if exclusive_lock.running_jobs(settings, {s.name})]
+    processes = exclusive_lock.running_processes(settings) if running else []
+    in_use = [s for s in running if any(s.name in p.uses for p in processes)]
     if not in_use:
         return
-    jobs = exclusive_lock.running_jobs(settings, {s.name for s in in_use})
+    jobs = [p.line for p in processes if any(s.name in p.uses for s in in_use)]
     them = "it" if len(in_use) == 1 else "them"
     message = (
         f"Not stopping {' and '.join(s.title for s in in_use)}: a job is running on this"

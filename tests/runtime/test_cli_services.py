@@ -71,23 +71,23 @@ with pipeline_lock(settings, "run-t"), exclusive_lock.lake_writer(settings, "pip
     time.sleep(600)
 """
 
-# A crawl as ingestion/crawl holds its lock (MongoDB only), then a dbt build as dbt_runner holds
-# the lake's (the Thrift Server only).
-HOLD_CRAWL_THEN_BUILD_LOCKS = """
+# A dbt build as dbt_runner holds the lake (the Thrift Server only), then a crawl as
+# ingestion/crawl holds its lock (MongoDB only).
+HOLD_BUILD_THEN_CRAWL_LOCKS = """
 import sys, time
 from pathlib import Path
 from lakehouse import exclusive_lock
 from lakehouse.settings import get_settings
 
 settings = get_settings()
-with exclusive_lock.exclusive(settings, "crawl", "crawl c-t",
-                              uses=frozenset({exclusive_lock.FERRETDB})):
+with exclusive_lock.lake_writer(settings, "dbt build into gold",
+                                uses=frozenset({exclusive_lock.THRIFT})):
     Path(sys.argv[1]).touch()
     while not Path(sys.argv[1] + ".next").exists():
         time.sleep(0.05)
-with exclusive_lock.lake_writer(settings, "dbt build into gold",
-                                uses=frozenset({exclusive_lock.THRIFT})):
-    Path(sys.argv[1] + ".built").touch()
+with exclusive_lock.exclusive(settings, "crawl", "crawl c-t",
+                              uses=frozenset({exclusive_lock.FERRETDB})):
+    Path(sys.argv[1] + ".crawling").touch()
     time.sleep(600)
 """
 
@@ -172,14 +172,36 @@ def test_services_down_is_refused_while_a_job_runs_unless_forced(
 def test_services_down_stops_what_no_running_job_uses(
     private_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """A crawl uses MongoDB only: the Thrift Server (4 GB) may be stopped during a long crawl.
-    A dbt build uses the Thrift Server only: MongoDB may be stopped under it."""
+    """A dbt build uses the Thrift Server only: MongoDB may be stopped under it. A crawl uses
+    MongoDB only: the Thrift Server (4 GB) may be stopped during a long crawl."""
     env = {**private_env, "SPARK_DRIVER_MEMORY": "1g"}
     ports = {name: int(env[f"{name.upper()}_PORT"]) for name in ("ferretdb", "thrift")}
     up = run_cli("services", "up", env=env, timeout=300)
     assert up.returncode == 0, up.stderr
-    ready = tmp_path / "crawling"
-    with holding_locks(HOLD_CRAWL_THEN_BUILD_LOCKS, env, ready) as holder:
+    building = tmp_path / "building"
+    with holding_locks(HOLD_BUILD_THEN_CRAWL_LOCKS, env, building) as holder:
+        refused = run_cli("services", "down", env=env)
+        assert refused.returncode == 1
+        message = " ".join(refused.stderr.split())
+        assert (
+            "Not stopping Spark Thrift Server (Delta): a job is running on this machine and may"
+            f" be using it (dbt build into gold (pid {holder.pid}, since 20"
+        ) in message
+        assert (
+            "No running job uses the MongoDB (FerretDB): `lakehouse services down --only"
+            " ferretdb` stops it now."
+        ) in message
+        assert not any(port_is_free("127.0.0.1", port) for port in ports.values())  # both kept
+
+        mongodb = run_cli("services", "down", "--only", "ferretdb", env=env)
+        assert mongodb.returncode == 0, mongodb.stderr
+        assert "MongoDB (FerretDB): stopped" in mongodb.stdout
+        assert port_is_free("127.0.0.1", ports["ferretdb"])
+        assert run_cli("services", "up", "--only", "ferretdb", env=env).returncode == 0
+
+        # The build is done; a crawl runs.
+        Path(f"{building}.next").touch()
+        _wait_for(Path(f"{building}.crawling"), holder)
         refused = run_cli("services", "down", env=env)
         assert refused.returncode == 1
         message = " ".join(refused.stderr.split())
@@ -191,7 +213,7 @@ def test_services_down_stops_what_no_running_job_uses(
             "No running job uses the Spark Thrift Server (Delta): `lakehouse services down"
             " --only thrift` stops it now."
         ) in message
-        assert not any(port_is_free("127.0.0.1", port) for port in ports.values())  # both kept
+        assert not any(port_is_free("127.0.0.1", port) for port in ports.values())
 
         thrift = run_cli("services", "down", "--only", "thrift", env=env)
         assert thrift.returncode == 0, thrift.stderr
@@ -199,14 +221,6 @@ def test_services_down_stops_what_no_running_job_uses(
         assert port_is_free("127.0.0.1", ports["thrift"])
         assert run_cli("services", "down", "--only", "ferretdb", env=env).returncode == 1
         assert not port_is_free("127.0.0.1", ports["ferretdb"])
-
-        # The crawl is done; a dbt build runs (on a Thrift Server elsewhere, for the test).
-        Path(f"{ready}.next").touch()
-        _wait_for(Path(f"{ready}.built"), holder)
-        stopped = run_cli("services", "down", env=env)
-        assert stopped.returncode == 0, stopped.stderr
-        assert "MongoDB (FerretDB): stopped" in stopped.stdout
-        assert port_is_free("127.0.0.1", ports["ferretdb"])
 
 
 def test_ferretdb_up_status_reuse_down(private_env: dict[str, str]) -> None:

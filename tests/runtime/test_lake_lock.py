@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from lakehouse.exclusive_lock import (
     FERRETDB,
     LAKE_WRITE,
@@ -163,6 +165,30 @@ def test_running_jobs_of_a_service_leave_out_the_jobs_that_do_not_use_it(tmp_pat
     finally:
         crawl.kill()
         crawl.wait(timeout=10)
+
+
+def test_a_nested_lake_writer_may_not_use_a_service_the_outer_job_did_not_declare(
+    tmp_path: Path,
+) -> None:
+    """Only the outermost holder's services are recorded: a nested job needing another one
+    would have it stopped under it by `services down`."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    with lake_writer(settings, "write-audit-publish", uses=frozenset({THRIFT})):
+        with lake_writer(settings, "dbt build into gold_audit", uses=frozenset({THRIFT})):
+            pass
+        for inner in (frozenset({FERRETDB}), None):
+            with pytest.raises(ValueError, match=(
+                r"bronze export batch 1 uses .*, but the job holding the lake around it declared"
+                r" only \['thrift'\]")), lake_writer(settings, "bronze export batch 1", uses=inner):
+                pass
+        # The refusals left the outer hold as it was.
+        assert [job.split(" (pid ")[0] for job in running_jobs(settings, {THRIFT})] == [
+            "write-audit-publish"]
+    # An outer job that uses every service may nest any other.
+    with lake_writer(settings, "pipeline run-1"), lake_writer(
+            settings, "bronze export batch 2", uses=frozenset({FERRETDB})):
+        assert len(running_jobs(settings, {FERRETDB})) == 1
+    assert running_jobs(settings) == []
 
 
 def test_a_job_starting_while_running_jobs_looks_is_not_refused(tmp_path: Path) -> None:
