@@ -66,7 +66,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "installing Python dependencies (first time: several minutes, pyspark builds locally)"
+  log "installing Python dependencies (first time: ~2 min, pyspark builds locally; ~1.5 min from the pip cache)"
   .venv/bin/pip install --quiet -c constraints.txt -e ".[dev]"
   rm -f .venv/.installed-*
   touch "$stamp"
@@ -90,7 +90,7 @@ fi
 # --- 2b. single-node HDFS for the tests (hadoop-minicluster from Maven Central) -------------------
 step "HDFS test jars"
 if [ -z "$(ls tests/bronze/hdfs/jars/hadoop-minicluster-*.jar 2>/dev/null)" ]; then
-  log "fetching the HDFS test cluster jars with Maven (first time: ~1 min, ~95 MB)"
+  log "fetching the HDFS test cluster jars with Maven (first time: ~10 s, ~100 MB)"
   mvn -q -B -f tests/bronze/hdfs/pom.xml dependency:copy-dependencies
 else
   log "HDFS test jars present"
@@ -100,7 +100,7 @@ fi
 step "FerretDB"
 bin=.tools/bin/ferretdb-local
 if [ ! -x "$bin" ] || [ -n "$(find ingestion/ferretdb -newer "$bin" -type f 2>/dev/null)" ]; then
-  log "building FerretDB (first time: ~2 min from the Go module proxy)"
+  log "building FerretDB (first time: ~1 min from the Go module proxy)"
   mkdir -p .tools/bin
   (cd ingestion/ferretdb && GOFLAGS=-mod=readonly go build -trimpath -o "$ROOT/$bin" .)
 else
