@@ -167,20 +167,22 @@ def import_features(
 ) -> None:
     """Import audio features from a CSV into bronze.imported_audio_features (validated rows)."""
     from ingestion.bronze_export import new_batch_id
-    from ingestion.features_import import holding_the_lake
+    from ingestion.features_import import FeaturesFormatError, check_file, holding_the_lake
     from lakehouse.exclusive_lock import THRIFT, LockHeld
     from lakehouse.settings import get_settings
 
     settings = get_settings()
     batch_id = new_batch_id()
-    # One hold of the lake from the import through the registration (see `export`).
+    # One hold of the lake from the import through the registration (see `export`). A file
+    # that is not the dataset is named first, whoever holds the lake.
     try:
+        check_file(file)
         with holding_the_lake(settings, file, batch_id,
                               frozenset({THRIFT}) if register else frozenset()):
             _import(settings, file, force, batch_id)
             if register:
                 _register(settings)
-    except LockHeld as exc:
+    except (FeaturesFormatError, LockHeld) as exc:
         raise _fail(str(exc)) from exc
 
 

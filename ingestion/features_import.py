@@ -299,6 +299,14 @@ def _write_chunk(
     )
 
 
+def check_file(path: Path) -> None:
+    """Raise FeaturesFormatError when `path` is not a file or its header is not the dataset's;
+    nothing is read beyond the header."""
+    if not path.is_file():
+        raise FeaturesFormatError(f"{path} does not exist or is not a file")
+    next(_open_records(path), None)
+
+
 def holding_the_lake(
     settings: Settings, path: Path, batch_id: str, uses: frozenset[str] = frozenset()
 ) -> AbstractContextManager[None]:
@@ -325,10 +333,8 @@ def import_features(
 
     settings = settings or get_settings()
     path = Path(path)
-    if not path.is_file():
-        raise FeaturesFormatError(f"{path} does not exist or is not a file")
     started = time.perf_counter()
-    next(_open_records(path), None)  # a wrong header fails here, before anything is written
+    check_file(path)  # a wrong header fails here, before anything is written
     summary = ImportSummary(path.name, batch_id or new_batch_id())
     # Two imports of one file at once would both find it not imported yet and land it twice.
     with holding_the_lake(settings, path, summary.batch_id):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lake_support import lake_writer_running
 from pymongo.database import Database
 from spotify_docs import BASE_TIME, documents
 
@@ -113,6 +114,23 @@ def test_import_features_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
     missing = run_cli("import-features", str(tmp_path / "nope.csv"), env=cli_env)
     assert missing.returncode == 1
     assert "nope.csv does not exist or is not a file" in missing.stderr
+
+
+def test_import_features_names_a_wrong_file_even_while_another_job_writes_the_lake(
+    cli_env: dict[str, str], bronze_settings: Settings, tmp_path: Path
+) -> None:
+    """The file's problem is the one to fix; being refused first would only hide it a turn."""
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,tempo\nx,1\n", encoding="utf-8")
+    with lake_writer_running(bronze_settings, "dbt build into gold"):
+        refused = run_cli("import-features", str(wrong), "--no-register", env=cli_env)
+        assert refused.returncode == 1
+        error = " ".join(refused.stderr.split())
+        assert "wrong.csv" in error and "was refused" not in error
+        good = run_cli("import-features", str(CSV), "--no-register", env=cli_env)
+        assert good.returncode == 1
+        assert "was refused: another job is writing the lake on this machine (dbt build into" \
+            " gold, pid" in " ".join(good.stderr.split())
 
 
 def test_a_file_whose_every_row_is_rejected_fails_and_a_latin1_one_is_named(
