@@ -168,6 +168,29 @@ def test_services_down_is_refused_while_a_job_runs_unless_forced(
     assert "MongoDB (FerretDB): stopped" in after_kill.stdout
 
 
+def _assert_down_refused(env: dict[str, str], used: str, job: str, free: tuple[str, str]) -> None:
+    """`services down` refuses `used` (title) for `job` ("<holder> (pid N"), and names the free
+    service (title, name) with the command that stops it."""
+    refused = run_cli("services", "down", env=env)
+    assert refused.returncode == 1
+    message = " ".join(refused.stderr.split())
+    assert (
+        f"Not stopping {used}: a job is running on this machine and may be using it ({job},"
+        " since 20"
+    ) in message
+    assert (
+        f"No running job uses the {free[0]}: `lakehouse services down --only {free[1]}` stops it"
+        " now."
+    ) in message
+
+
+def _stop_only(env: dict[str, str], name: str, title: str) -> None:
+    stopped = run_cli("services", "down", "--only", name, env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"{title}: stopped" in stopped.stdout
+    assert port_is_free("127.0.0.1", int(env[f"{name.upper()}_PORT"]))
+
+
 @pytest.mark.timeout(400)
 def test_services_down_stops_what_no_running_job_uses(
     private_env: dict[str, str], tmp_path: Path
@@ -176,49 +199,23 @@ def test_services_down_stops_what_no_running_job_uses(
     MongoDB only: the Thrift Server (4 GB) may be stopped during a long crawl."""
     env = {**private_env, "SPARK_DRIVER_MEMORY": "1g"}
     ports = {name: int(env[f"{name.upper()}_PORT"]) for name in ("ferretdb", "thrift")}
+    mongodb, thrift = "MongoDB (FerretDB)", "Spark Thrift Server (Delta)"
     up = run_cli("services", "up", env=env, timeout=300)
     assert up.returncode == 0, up.stderr
     building = tmp_path / "building"
     with holding_locks(HOLD_BUILD_THEN_CRAWL_LOCKS, env, building) as holder:
-        refused = run_cli("services", "down", env=env)
-        assert refused.returncode == 1
-        message = " ".join(refused.stderr.split())
-        assert (
-            "Not stopping Spark Thrift Server (Delta): a job is running on this machine and may"
-            f" be using it (dbt build into gold (pid {holder.pid}, since 20"
-        ) in message
-        assert (
-            "No running job uses the MongoDB (FerretDB): `lakehouse services down --only"
-            " ferretdb` stops it now."
-        ) in message
+        _assert_down_refused(env, thrift, f"dbt build into gold (pid {holder.pid}",
+                             (mongodb, "ferretdb"))
         assert not any(port_is_free("127.0.0.1", port) for port in ports.values())  # both kept
-
-        mongodb = run_cli("services", "down", "--only", "ferretdb", env=env)
-        assert mongodb.returncode == 0, mongodb.stderr
-        assert "MongoDB (FerretDB): stopped" in mongodb.stdout
-        assert port_is_free("127.0.0.1", ports["ferretdb"])
+        _stop_only(env, "ferretdb", mongodb)
         assert run_cli("services", "up", "--only", "ferretdb", env=env).returncode == 0
 
         # The build is done; a crawl runs.
         Path(f"{building}.next").touch()
         _wait_for(Path(f"{building}.crawling"), holder)
-        refused = run_cli("services", "down", env=env)
-        assert refused.returncode == 1
-        message = " ".join(refused.stderr.split())
-        assert (
-            "Not stopping MongoDB (FerretDB): a job is running on this machine and may be using"
-            f" it (crawl c-t (pid {holder.pid}, since 20"
-        ) in message
-        assert (
-            "No running job uses the Spark Thrift Server (Delta): `lakehouse services down"
-            " --only thrift` stops it now."
-        ) in message
+        _assert_down_refused(env, mongodb, f"crawl c-t (pid {holder.pid}", (thrift, "thrift"))
         assert not any(port_is_free("127.0.0.1", port) for port in ports.values())
-
-        thrift = run_cli("services", "down", "--only", "thrift", env=env)
-        assert thrift.returncode == 0, thrift.stderr
-        assert "Spark Thrift Server (Delta): stopped" in thrift.stdout
-        assert port_is_free("127.0.0.1", ports["thrift"])
+        _stop_only(env, "thrift", thrift)
         assert run_cli("services", "down", "--only", "ferretdb", env=env).returncode == 1
         assert not port_is_free("127.0.0.1", ports["ferretdb"])
 
