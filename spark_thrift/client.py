@@ -97,6 +97,9 @@ _SHUTTING_DOWN = (
     "SparkContext has been shutdown",
     "SparkContext was shut down",  # "Job 12 cancelled because SparkContext was shut down"
     "No active or default Spark session found",
+    # A statement planned as the session stopped: its plan finds no active session (a
+    # NullPointerException that Spark wraps as "[INTERNAL_ERROR] The "collect" action failed").
+    'because the return value of "org.apache.spark.sql.execution.SparkPlan.session()" is null',
 )
 
 

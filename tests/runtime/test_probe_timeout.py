@@ -165,6 +165,11 @@ def test_a_transport_error_means_the_server_is_gone_only_once_its_port_is_closed
         "Error running query: java.lang.IllegalStateException: SparkContext has been shutdown",
         "Job 12 cancelled because SparkContext was shut down",
         "[INTERNAL_ERROR] No active or default Spark session found SQLSTATE: XX000",
+        # A statement planned as the session stopped (seen in CI, 2026-12-08).
+        'Error running query: [INTERNAL_ERROR] org.apache.spark.SparkException: [INTERNAL_ERROR]'
+        ' The "collect" action failed. [...] Caused by: java.lang.NullPointerException: Cannot'
+        ' invoke "org.apache.spark.sql.classic.SparkSession.sparkContext()" because the return'
+        ' value of "org.apache.spark.sql.execution.SparkPlan.session()" is null',
     ],
 )
 def test_a_shutting_down_answer_means_gone_once_the_port_closes(
