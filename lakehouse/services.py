@@ -364,7 +364,8 @@ def state(service: Service) -> ServiceState:
         detail = f"process alive but not answering; see {service.process.log_file}"
     else:
         detail = ""
-    detail = "; ".join(part for part in (problem, detail) if part)
+    # The problem is whole sentences (what is wrong, the fix), so it follows the state's label.
+    detail = ". ".join(part for part in (detail, problem) if part)
     return ServiceState(
         name=service.name,
         title=service.title,

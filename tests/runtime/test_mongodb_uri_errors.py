@@ -69,6 +69,7 @@ def test_services_up_and_status_report_a_malformed_uri(uri: str) -> None:
 
     st = services.state(service)
     assert not st.healthy
+    assert st.detail.startswith("external (MONGODB_URI). MONGODB_URI ")
     _assert_names_setting_and_fix(st.detail)
     # The yes/no health check answers "no" instead of raising (doctor, `services` and
     # `lakehouse crawl` name the problem through `answers`/`connection_problem`).
