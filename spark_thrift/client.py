@@ -100,6 +100,9 @@ _SHUTTING_DOWN = (
     # A statement planned as the session stopped: its plan finds no active session (a
     # NullPointerException that Spark wraps as "[INTERNAL_ERROR] The "collect" action failed").
     'because the return value of "org.apache.spark.sql.execution.SparkPlan.session()" is null',
+    # A shell command Hadoop ran for the statement (chmod of a Delta log file it was writing)
+    # ended by SIGTERM (128 + 15): `lakehouse services down` signals the server's process group.
+    "ExitCodeException exitCode=143",
 )
 
 

@@ -170,6 +170,10 @@ def test_a_transport_error_means_the_server_is_gone_only_once_its_port_is_closed
         ' The "collect" action failed. [...] Caused by: java.lang.NullPointerException: Cannot'
         ' invoke "org.apache.spark.sql.classic.SparkSession.sparkContext()" because the return'
         ' value of "org.apache.spark.sql.execution.SparkPlan.session()" is null',
+        # A Delta commit's chmod, killed with the server's process group (seen in CI, 2026-12-08).
+        "Error running query: ExitCodeException exitCode=143: \n\tat org.apache.spark.sql.hive."
+        "thriftserver.HiveThriftServerErrors$.runningQueryError(HiveThriftServerErrors.scala:46)"
+        " [...] at org.apache.hadoop.fs.RawLocalFileSystem.setPermission",
     ],
 )
 def test_a_shutting_down_answer_means_gone_once_the_port_closes(
