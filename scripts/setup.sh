@@ -5,7 +5,8 @@
 #      -> spark_thrift/jars/
 #   3. the local MongoDB-compatible server, FerretDB, built from ingestion/ferretdb (Go caches)
 #      -> .tools/bin/ferretdb-local; and the jars of a one-node HDFS the tests run (Maven)
-#   4. with --browser: Debian's chromium + chromium-driver for the end-to-end app tests
+#   4. with --browser (`make test` adds it): Debian's chromium + chromium-driver for the
+#      end-to-end app tests, and glibc's locale sources (`locales`) for the set-up timing test
 # Missing system tools (Java, Maven) are installed with apt-get when running as root.
 set -euo pipefail
 
@@ -109,11 +110,15 @@ fi
 
 # --- 4. browser for end-to-end tests ------------------------------------------------------------
 if [ "$WANT_BROWSER" = 1 ]; then
-  step "browser"
+  step "test tools"
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install "Chromium" "chromium chromium-driver"
   else
     log "chromium present"
+  fi
+  # tests/runtime/test_setup_step_times.py compiles a decimal-comma locale (de_DE) from these.
+  if [ ! -f /usr/share/i18n/locales/de_DE ]; then
+    apt_install "glibc's locale sources" "locales"
   fi
 fi
 

@@ -25,6 +25,7 @@ from lake_support import missing_prerequisite
 from lakehouse.settings import REPO_ROOT
 
 MAVEN_TAKES_S = 0.3
+LOCALE_SOURCE = Path("/usr/share/i18n/locales/de_DE")
 DONE_LINE = re.compile(r"\[setup\]\S* done in ([0-9]+\.[0-9]) s$")
 
 
@@ -65,10 +66,13 @@ def _slow_maven(bin_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def comma_locale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of a German locale, compiled into a folder of the test's own (this
-    machine has only C and POSIX installed)."""
-    if shutil.which("localedef") is None:
-        missing_prerequisite("localedef (glibc's locale compiler) is missing")
+    """The environment of a German locale, compiled into a folder of the test's own (a machine
+    may have only C and POSIX compiled)."""
+    if shutil.which("localedef") is None or not LOCALE_SOURCE.is_file():
+        missing_prerequisite(
+            f"glibc's locale compiler or sources are missing (localedef, {LOCALE_SOURCE}):"
+            " install Debian's `locales` package (`scripts/setup.sh --browser` does, as root)"
+        )
     folder = tmp_path_factory.mktemp("locales")
     subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(folder / "de_DE.UTF-8")],
                    check=True, capture_output=True)
