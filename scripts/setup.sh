@@ -108,7 +108,7 @@ else
   log "FerretDB binary present"
 fi
 
-# --- 4. browser for end-to-end tests ------------------------------------------------------------
+# --- 4. test tools: browser for end-to-end tests, locale sources -----------------------------------
 if [ "$WANT_BROWSER" = 1 ]; then
   step "test tools"
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
